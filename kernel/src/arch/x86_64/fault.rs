@@ -1,0 +1,60 @@
+//! Page faults (mirrors arch/x86/mm/fault.c). A kernel-mode fault has no
+//! fixup yet (the exception table for user copies comes with user space), so
+//! it is reported as Linux does, `BUG: kernel NULL pointer dereference` or
+//! `BUG: unable to handle page fault`, then the oops.
+
+use super::processor::read_cr2;
+use super::ptregs::PtRegs;
+
+const X86_PF_PROT: u64 = 1 << 0;
+const X86_PF_WRITE: u64 = 1 << 1;
+const X86_PF_USER: u64 = 1 << 2;
+const X86_PF_RSVD: u64 = 1 << 3;
+const X86_PF_INSTR: u64 = 1 << 4;
+const X86_PF_PK: u64 = 1 << 5;
+
+pub fn do_page_fault(regs: &mut PtRegs) {
+    let address = read_cr2();
+    let err = regs.error_code;
+    no_context(regs, err, address);
+}
+
+fn no_context(regs: &PtRegs, err: u64, address: u64) -> ! {
+    crate::kernel::printk::bust_spinlocks();
+    show_fault_oops(regs, err, address);
+    super::traps::die("Oops", regs, err)
+}
+
+fn show_fault_oops(regs: &PtRegs, err: u64, address: u64) {
+    if address < 4096 && !regs.user_mode() {
+        pr_emerg!("BUG: kernel NULL pointer dereference, address: {:016x}", address);
+    } else {
+        pr_emerg!("BUG: unable to handle page fault for address: {:016x}", address);
+    }
+    pr_emerg!(
+        "#PF: {} {} in {} mode",
+        if err & X86_PF_USER != 0 { "user" } else { "supervisor" },
+        if err & X86_PF_INSTR != 0 {
+            "instruction fetch"
+        } else if err & X86_PF_WRITE != 0 {
+            "write access"
+        } else {
+            "read access"
+        },
+        if regs.user_mode() { "user" } else { "kernel" }
+    );
+    pr_emerg!(
+        "#PF: error_code(0x{:04x}) - {}",
+        err,
+        if err & X86_PF_PROT == 0 {
+            "not-present page"
+        } else if err & X86_PF_RSVD != 0 {
+            "reserved bit violation"
+        } else if err & X86_PF_PK != 0 {
+            "protection keys violation"
+        } else {
+            "permissions violation"
+        }
+    );
+    crate::mm::pgtable::dump_pagetable(address);
+}

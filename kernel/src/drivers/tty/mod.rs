@@ -1,0 +1,2 @@
+//! TTY drivers (mirrors drivers/tty/).
+pub mod serial;

@@ -1,0 +1,2 @@
+//! Serial drivers (mirrors drivers/tty/serial/).
+pub mod serial8250;

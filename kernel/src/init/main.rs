@@ -1,0 +1,94 @@
+//! start_kernel and the road to init (mirrors init/main.c).
+//!
+//! `start_kernel` sets up the machine on the boot CPU; `rest_init` then
+//! becomes `kernel_init`, which brings up the other CPUs and runs the first
+//! user program. Linux runs kernel_init as pid 1 and kthreadd as pid 2 from
+//! rest_init; Tine does too once tasks exist (next issue): until then the
+//! boot CPU runs kernel_init itself.
+//!
+//! There is no VFS yet either, so every init candidate fails with ENOENT,
+//! and boot ends exactly as Linux's does without a root filesystem:
+//! `Kernel panic - not syncing: No working init found.`
+
+use crate::arch::multiboot::BootInfo;
+use crate::arch::processor::{local_irq_enable, safe_halt};
+use crate::kernel::panic::{panic, TINE_VERSION};
+use crate::kernel::params::{boot_params, parse_boot_params};
+
+const ENOENT: i32 = 2;
+
+pub fn start_kernel(bi: &'static BootInfo, boot_tsc: u64) -> ! {
+    pr_notice!("Tine version {} ({}) #1 SMP", TINE_VERSION, env!("TINE_RUSTC_VERSION"));
+    pr_info!("Command line: {}", bi.cmdline());
+    crate::arch::setup::setup_arch(bi, boot_tsc);
+    pr_notice!("Kernel command line: {}", bi.cmdline());
+    let params = parse_boot_params(bi.cmdline());
+    crate::kernel::printk::setup_loglevel(params.loglevel, params.quiet, params.debug, params.ignore_loglevel);
+    crate::arch::setup::report_console_problems(params.console);
+    crate::arch::setup::apic_bsp_setup();
+    local_irq_enable();
+    rest_init()
+}
+
+fn rest_init() -> ! {
+    kernel_init()
+}
+
+/// How many CPUs to bring up: `nosmp` means 1, `maxcpus=N` means N
+/// (0 also means the boot CPU only), `nr_cpus=N` caps it too.
+fn setup_max_cpus() -> usize {
+    let p = boot_params();
+    let mut n = crate::arch::percpu::NR_CPUS;
+    if p.nosmp {
+        n = 1;
+    }
+    if let Some(m) = p.maxcpus {
+        n = n.min(m.max(1) as usize);
+    }
+    if let Some(m) = p.nr_cpus {
+        n = n.min(m.max(1) as usize);
+    }
+    n
+}
+
+fn kernel_init_freeable() {
+    crate::arch::smpboot::smp_init(setup_max_cpus());
+}
+
+fn kernel_init() -> ! {
+    kernel_init_freeable();
+    if let Some(sel) = boot_params().ktest {
+        crate::kernel::ktest::run(sel);
+    }
+    if let Some(init) = boot_params().init {
+        match run_init_process(init) {
+            Ok(()) => unreachable!("exec does not return on success"),
+            Err(e) => panic(format_args!("Requested init {} failed (error {}).", init, e)),
+        }
+    }
+    for path in ["/sbin/init", "/etc/init", "/bin/init", "/bin/sh"] {
+        if run_init_process(path).is_ok() {
+            unreachable!("exec does not return on success");
+        }
+    }
+    panic(format_args!("No working init found.  Try passing init= option to kernel."))
+}
+
+fn run_init_process(path: &str) -> Result<(), i32> {
+    pr_info!("Run {} as init process", path);
+    kernel_execve(path)
+}
+
+/// Exec a user program from the kernel. Path lookup needs a root
+/// filesystem, which does not exist yet, so every lookup fails with ENOENT.
+fn kernel_execve(_path: &str) -> Result<(), i32> {
+    Err(-ENOENT)
+}
+
+/// The idle loop every CPU ends in (cpu_startup_entry -> do_idle).
+pub fn cpu_startup_entry() -> ! {
+    local_irq_enable();
+    loop {
+        safe_halt();
+    }
+}

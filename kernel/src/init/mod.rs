@@ -1,0 +1,2 @@
+//! Kernel initialization (mirrors init/).
+pub mod main;

@@ -1,0 +1,137 @@
+//! Cross-CPU calls (mirrors kernel/smp.c and arch/x86/kernel/smp.c):
+//! `smp_call_function_single`, `on_each_cpu`, the reschedule IPI, and TLB
+//! shootdown built on them (as arch/x86/mm/tlb.c's flush_tlb_kernel_range
+//! does with on_each_cpu).
+//!
+//! Each CPU has a queue of pending calls; the sender queues a closure and
+//! sends CALL_FUNCTION_VECTOR, the target drains its queue in the interrupt.
+//! A caller that waits must have interrupts enabled, or two CPUs calling
+//! each other would deadlock (Linux WARNs about the same thing).
+
+use crate::arch::apic::send_IPI;
+use crate::arch::irq::{CALL_FUNCTION_VECTOR, RESCHEDULE_VECTOR};
+use crate::arch::percpu::{cpu_online, for_each_online_cpu, smp_processor_id, this_cpu, NR_CPUS};
+use crate::arch::processor::{irqs_disabled, local_irq_restore, local_irq_save};
+use crate::sync::SpinLock;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+
+type CallFn = Box<dyn FnOnce() + Send>;
+
+/// Pending calls per CPU. Lock order: leaf (only the closure runs after it is dropped).
+static CALL_QUEUE: [SpinLock<VecDeque<CallFn>>; NR_CPUS] = [const { SpinLock::new("call_single_queue", VecDeque::new()) }; NR_CPUS];
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SmpError {
+    /// The target CPU is not online (Linux: -ENXIO).
+    Offline,
+}
+
+fn warn_if_waiting_with_irqs_off() {
+    if irqs_disabled() {
+        pr_warn!("WARNING: smp_call_function with wait and IRQs disabled on CPU {} may deadlock", smp_processor_id());
+        crate::kernel::panic::dump_stack();
+    }
+}
+
+/// Run `f` on `cpu`; with `wait`, return only after it ran.
+pub fn smp_call_function_single(cpu: usize, f: impl FnOnce() + Send + 'static, wait: bool) -> Result<(), SmpError> {
+    if cpu == smp_processor_id() {
+        let flags = local_irq_save();
+        f();
+        local_irq_restore(flags);
+        return Ok(());
+    }
+    if !cpu_online(cpu) {
+        return Err(SmpError::Offline);
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    CALL_QUEUE[cpu].lock_irqsave().push_back(Box::new(move || {
+        f();
+        d.store(true, Release);
+    }));
+    send_IPI(cpu, CALL_FUNCTION_VECTOR);
+    if wait {
+        warn_if_waiting_with_irqs_off();
+        while !done.load(Acquire) {
+            core::hint::spin_loop();
+        }
+    }
+    Ok(())
+}
+
+/// Run `f` on every online CPU, this one included.
+pub fn on_each_cpu(f: impl Fn() + Send + Sync + 'static, wait: bool) {
+    let f = Arc::new(f);
+    let pending = Arc::new(AtomicUsize::new(0));
+    let me = smp_processor_id();
+    for cpu in for_each_online_cpu().filter(|&c| c != me) {
+        let (f, p) = (f.clone(), pending.clone());
+        p.fetch_add(1, SeqCst);
+        let queued = smp_call_function_single(
+            cpu,
+            move || {
+                f();
+                p.fetch_sub(1, Release);
+            },
+            false,
+        );
+        if queued.is_err() {
+            pending.fetch_sub(1, SeqCst); // went offline meanwhile
+        }
+    }
+    let flags = local_irq_save();
+    f();
+    local_irq_restore(flags);
+    if wait {
+        warn_if_waiting_with_irqs_off();
+        while pending.load(Acquire) != 0 {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// CALL_FUNCTION_VECTOR handler (generic_smp_call_function_single_interrupt).
+pub fn smp_call_function_interrupt() {
+    this_cpu().call_function_ipis.fetch_add(1, Relaxed);
+    let cpu = smp_processor_id();
+    loop {
+        let next = CALL_QUEUE[cpu].lock_irqsave().pop_front();
+        match next {
+            Some(f) => f(),
+            None => break,
+        }
+    }
+}
+
+/// Ask `cpu` to reschedule (native_smp_send_reschedule).
+pub fn smp_send_reschedule(cpu: usize) {
+    if cpu_online(cpu) {
+        send_IPI(cpu, RESCHEDULE_VECTOR);
+    }
+}
+
+/// RESCHEDULE_VECTOR handler: the scheduler (next issue) acts on need_resched
+/// when the interrupt returns.
+pub fn smp_reschedule_interrupt() {
+    let pc = this_cpu();
+    pc.resched_ipis.fetch_add(1, Relaxed);
+    pc.need_resched.store(true, Relaxed);
+}
+
+/// Drop [start, end) from every CPU's TLB after a kernel mapping changed.
+pub fn flush_tlb_kernel_range(start: u64, end: u64) {
+    on_each_cpu(
+        move || {
+            let mut va = start & !0xfff;
+            while va < end {
+                crate::arch::processor::invlpg(va);
+                va += 4096;
+            }
+        },
+        true,
+    );
+}

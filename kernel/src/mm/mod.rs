@@ -1,0 +1,72 @@
+//! Memory management (mirrors mm/ and arch/x86/mm/).
+//!
+//! Layout of the kernel's address space, as on Linux x86_64 (4-level):
+//!
+//! | virtual                      | what                                      |
+//! |------------------------------|-------------------------------------------|
+//! | 0000000000000000 - 00007fff… | user space (later issues)                 |
+//! | ffff888000000000 (PAGE_OFFSET)| direct map of all physical memory        |
+//! | ffffc90000000000 (VMALLOC)   | kernel mappings made page by page         |
+//! | ffffffff80000000             | the kernel image (__START_KERNEL_map)     |
+//!
+//! Boot order: memblock (regions from the e820 map) -> paging_init (the
+//! kernel page tables, built from memblock pages) -> mem_init (mem_map and
+//! the buddy allocator get every free page) -> kmalloc works.
+
+pub mod memblock;
+pub mod page_alloc;
+pub mod pgtable;
+pub mod slab;
+
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+pub const PAGE_SHIFT: u32 = 12;
+pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
+pub const PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
+pub const VMALLOC_START: u64 = 0xffff_c900_0000_0000;
+pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+
+/// End of the direct map (PAGE_OFFSET + bytes mapped), 0 before paging_init.
+static DIRECT_MAP_END: AtomicU64 = AtomicU64::new(0);
+
+extern "C" {
+    static __kernel_phys_start: u8;
+    static __kernel_end: u8;
+}
+
+/// `__va()`: valid for any physical address below the top of the direct map.
+pub fn phys_to_virt(phys: u64) -> u64 {
+    PAGE_OFFSET + phys
+}
+
+/// `__pa()` for direct-map and kernel-image addresses.
+pub fn virt_to_phys(virt: u64) -> u64 {
+    if virt >= START_KERNEL_MAP {
+        virt - START_KERNEL_MAP
+    } else {
+        virt - PAGE_OFFSET
+    }
+}
+
+/// Virtual range of the loaded kernel image (text to end of bss).
+pub fn kernel_image_range() -> (u64, u64) {
+    let start = core::ptr::addr_of!(__kernel_phys_start) as u64 + START_KERNEL_MAP;
+    (start, core::ptr::addr_of!(__kernel_end) as u64)
+}
+
+/// Is [addr, addr+len) always-mapped kernel memory (image or direct map)?
+/// Used by the stack unwinder before it dereferences a frame pointer.
+pub fn kernel_addr_mapped(addr: u64, len: u64) -> bool {
+    let Some(end) = addr.checked_add(len) else { return false };
+    let (ks, ke) = kernel_image_range();
+    let dm_end = DIRECT_MAP_END.load(Relaxed);
+    (addr >= ks && end <= ke) || (dm_end != 0 && addr >= PAGE_OFFSET && end <= dm_end)
+}
+
+/// Bring up memory management on the boot CPU.
+pub fn mm_init(boot: &crate::arch::multiboot::BootInfo) {
+    memblock::memblock_setup(boot);
+    let mapped = pgtable::paging_init(memblock::max_phys_addr());
+    DIRECT_MAP_END.store(PAGE_OFFSET + mapped, Relaxed);
+    page_alloc::mem_init();
+}

@@ -1,0 +1,116 @@
+//! The zoned page allocator's front end (mirrors mm/page_alloc.c). Tine has
+//! one zone covering all of RAM; the buddy algorithm itself is
+//! `klib::buddy` (host-tested). `mem_map` (one `struct page` per frame) is
+//! allocated from memblock, then every free memblock range is handed over
+//! (Linux's memblock_free_all).
+//!
+//! Allocation failure is not fatal here: callers get `None`, and a warning
+//! like Linux's `page allocation failure: order:N` is printed unless the
+//! caller asked for silence (__GFP_NOWARN).
+
+use super::{phys_to_virt, PAGE_SIZE};
+use crate::sync::SpinLock;
+use klib::buddy::{BuddyAllocator, Page, MAX_ORDER};
+
+/// Lock order: innermost except for the console; taken with IRQs off
+/// because kmalloc (and so this) may run in interrupt context.
+static ZONE: SpinLock<Option<BuddyAllocator<'static>>> = SpinLock::new("zone->lock", None);
+static TOTALRAM_PAGES: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+extern "C" {
+    static __text_start: u8;
+    static __text_end: u8;
+}
+
+pub fn mem_init() {
+    let max_pfn = (super::memblock::max_phys_addr() / PAGE_SIZE) as usize;
+    let bytes = (max_pfn * core::mem::size_of::<Page>()) as u64;
+    let mem_map_phys = super::memblock::memblock_alloc(bytes.next_multiple_of(PAGE_SIZE), PAGE_SIZE)
+        .unwrap_or_else(|| crate::kernel::panic::panic(format_args!("Out of memory: cannot allocate mem_map")));
+    let ptr = phys_to_virt(mem_map_phys) as *mut Page;
+    // SAFETY: memblock just reserved `bytes` bytes at mem_map_phys for us
+    // alone, mapped by the direct map; every element is initialized here
+    // before the slice is formed, and it lives for the rest of the boot.
+    let mem_map: &'static mut [Page] = unsafe {
+        for i in 0..max_pfn {
+            ptr.add(i).write(Page::new());
+        }
+        core::slice::from_raw_parts_mut(ptr, max_pfn)
+    };
+    let mut buddy = BuddyAllocator::new(mem_map, 0);
+    super::memblock::for_each_free_range(|start, end| {
+        buddy.free_range((start / PAGE_SIZE) as usize, (end / PAGE_SIZE) as usize);
+    });
+    let free = buddy.nr_free_pages();
+    TOTALRAM_PAGES.store(buddy.managed_pages(), core::sync::atomic::Ordering::Relaxed);
+    *ZONE.lock_irqsave() = Some(buddy);
+    let total_k = super::memblock::total_memory() / 1024;
+    let (ks, ke) = super::kernel_image_range();
+    let code_k = (core::ptr::addr_of!(__text_end) as u64 - core::ptr::addr_of!(__text_start) as u64) / 1024;
+    pr_info!(
+        "Memory: {}K/{}K available ({}K kernel code, {}K kernel image, {}K reserved)",
+        free as u64 * 4,
+        total_k,
+        code_k,
+        (ke - ks) / 1024,
+        total_k.saturating_sub(free as u64 * 4)
+    );
+}
+
+/// Physical address of a 2^order block, or None (with a warning).
+pub fn alloc_pages(order: usize) -> Option<u64> {
+    let r = alloc_pages_nowarn(order);
+    if r.is_none() {
+        pr_warn!(
+            "swapper/{}: page allocation failure: order:{}, free pages: {}",
+            crate::arch::percpu::smp_processor_id(),
+            order,
+            nr_free_pages()
+        );
+    }
+    r
+}
+
+/// `alloc_pages(__GFP_NOWARN)`.
+pub fn alloc_pages_nowarn(order: usize) -> Option<u64> {
+    if order >= MAX_ORDER {
+        return None;
+    }
+    let pfn = ZONE.lock_irqsave().as_mut()?.alloc(order)?;
+    Some(pfn as u64 * PAGE_SIZE)
+}
+
+pub fn get_zeroed_page() -> Option<u64> {
+    let p = alloc_pages(0)?;
+    // SAFETY: the page was just allocated for us and is mapped by the direct map.
+    unsafe { core::ptr::write_bytes(phys_to_virt(p) as *mut u8, 0, PAGE_SIZE as usize) };
+    Some(p)
+}
+
+/// `__free_pages`. Freeing a block that is not allocated (double free, wrong
+/// order) is a kernel bug: Linux reports `BUG: Bad page state` and carries on
+/// without touching the allocator, and so do we.
+pub fn free_pages(phys: u64, order: usize) {
+    let r = match ZONE.lock_irqsave().as_mut() {
+        Some(z) => z.free((phys / PAGE_SIZE) as usize, order),
+        None => return,
+    };
+    if let Err(bad) = r {
+        pr_emerg!("BUG: Bad page state: pfn:{:x} order:{} ({})", bad.pfn, order, bad.reason);
+        crate::kernel::panic::dump_stack();
+    }
+}
+
+pub fn nr_free_pages() -> usize {
+    ZONE.lock_irqsave().as_ref().map_or(0, |z| z.nr_free_pages())
+}
+
+pub fn totalram_pages() -> usize {
+    TOTALRAM_PAGES.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// The order whose block holds `bytes`.
+pub fn get_order(bytes: usize) -> usize {
+    let pages = bytes.div_ceil(PAGE_SIZE as usize).max(1);
+    pages.next_power_of_two().trailing_zeros() as usize
+}
