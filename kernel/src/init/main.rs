@@ -58,7 +58,7 @@ fn kernel_init_freeable() {
 fn kernel_init() -> ! {
     kernel_init_freeable();
     if let Some(sel) = boot_params().ktest {
-        crate::kernel::ktest::run(sel);
+        crate::kernel::ktest::ktest_run_tests(sel);
     }
     if let Some(init) = boot_params().init {
         match run_init_process(init) {

@@ -9,10 +9,12 @@
 use crate::arch::percpu::smp_processor_id;
 use crate::arch::processor::{local_irq_disable, local_irq_enable, halt};
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicI32, AtomicI64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering::*};
 
 /// `panic=` (Linux: panic_timeout), in seconds.
 static PANIC_TIMEOUT: AtomicI64 = AtomicI64::new(0);
+/// An oops (registers and trace) was printed, so panic() need not dump the stack again.
+static OOPS_PRINTED: AtomicBool = AtomicBool::new(false);
 /// The CPU that owns the panic; others that panic at the same time stop.
 static PANIC_CPU: AtomicI32 = AtomicI32::new(-1);
 
@@ -61,6 +63,10 @@ pub fn dump_stack() {
     crate::arch::dumpstack::show_stack_here();
 }
 
+pub fn note_oops() {
+    OOPS_PRINTED.store(true, Relaxed);
+}
+
 /// Print a `BUG:` line before a panic or a warning (bust console locks first:
 /// the reporter may hold them).
 pub fn bug_report(args: fmt::Arguments) {
@@ -80,12 +86,12 @@ pub fn panic(args: fmt::Arguments) -> ! {
             }
         }
     }
-    let oopsing = crate::kernel::printk::oops_in_progress();
+    let oopsed = OOPS_PRINTED.load(Relaxed);
     crate::kernel::printk::bust_spinlocks();
     let mut msg = BufWriter::<256>::new();
     let _ = msg.write_fmt(args);
     pr_emerg!("Kernel panic - not syncing: {}", msg.as_str());
-    if !oopsing {
+    if !oopsed {
         dump_stack();
     }
     crate::arch::apic::smp_send_stop();

@@ -1,8 +1,11 @@
 //! GDT, TSS and IDT (mirrors arch/x86/kernel/cpu/common.c `cpu_init` and
 //! arch/x86/kernel/idt.c).
 //!
-//! GDT order is fixed by SYSCALL/SYSRET: kernel code 0x08, kernel data 0x10,
-//! user data 0x18 (0x1b with RPL 3), user code 0x20 (0x23), then the TSS.
+//! The GDT has Linux's x86_64 layout (arch/x86/include/asm/segment.h), so
+//! oopses and debuggers show the same selectors as on Linux: __KERNEL32_CS
+//! 0x08, __KERNEL_CS 0x10, __KERNEL_DS 0x18, __USER32_CS 0x23, __USER_DS
+//! 0x2b, __USER_CS 0x33, the TSS at 0x40. SYSCALL/SYSRET depend on the
+//! order (STAR holds 0x10 and 0x23; SYSRET adds 8 for SS and 16 for CS).
 //! Each CPU has its own GDT and TSS (the TSS holds its IST stack pointers);
 //! all share one IDT. All 256 gates point into `irq_entries_start`, 16 bytes
 //! apart, and every gate uses an IST stack (see entry_64.S for why).
@@ -10,16 +13,18 @@
 use super::percpu::NR_CPUS;
 use ::x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use ::x86_64::instructions::tables::{lidt, load_tss};
-use ::x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
+use ::x86_64::structures::gdt::{Descriptor, DescriptorFlags, GlobalDescriptorTable};
 use ::x86_64::structures::tss::TaskStateSegment;
 use ::x86_64::structures::DescriptorTablePointer;
 use ::x86_64::VirtAddr;
 use core::cell::UnsafeCell;
 
-pub const KERNEL_CS: u16 = 0x08;
-pub const KERNEL_DS: u16 = 0x10;
-pub const USER_DS: u16 = 0x1b;
-pub const USER_CS: u16 = 0x23;
+pub const KERNEL32_CS: u16 = 0x08;
+pub const KERNEL_CS: u16 = 0x10;
+pub const KERNEL_DS: u16 = 0x18;
+pub const USER32_CS: u16 = 0x23;
+pub const USER_DS: u16 = 0x2b;
+pub const USER_CS: u16 = 0x33;
 
 /// IST slots (1-based in the gate, 0-based in the TSS array).
 pub const IST_INTERRUPT: usize = 0; // every ordinary gate
@@ -36,8 +41,11 @@ pub const X86_TRAP_OF: u8 = 4;
 pub const X86_TRAP_DF: u8 = 8;
 pub const X86_TRAP_MC: u8 = 18;
 
+/// GDT_ENTRIES in Linux is 16.
+type Gdt = GlobalDescriptorTable<16>;
+
 struct CpuTables {
-    gdt: GlobalDescriptorTable,
+    gdt: Gdt,
     tss: TaskStateSegment,
 }
 
@@ -47,7 +55,7 @@ struct TablesCell(UnsafeCell<CpuTables>);
 unsafe impl Sync for TablesCell {}
 
 static CPU_TABLES: [TablesCell; NR_CPUS] = [const {
-    TablesCell(UnsafeCell::new(CpuTables { gdt: GlobalDescriptorTable::new(), tss: TaskStateSegment::new() }))
+    TablesCell(UnsafeCell::new(CpuTables { gdt: Gdt::empty(), tss: TaskStateSegment::new() }))
 }; NR_CPUS];
 
 /// Load this CPU's GDT, TSS (with the given IST stack tops) and the IDT.
@@ -60,17 +68,21 @@ pub fn cpu_init(cpu: usize, ist_tops: [u64; N_IST]) {
     }
     // SAFETY: the TSS lives in a static and is not modified again.
     let tss: &'static TaskStateSegment = unsafe { &*core::ptr::addr_of!(t.tss) };
-    let mut gdt = GlobalDescriptorTable::new();
-    gdt.append(Descriptor::kernel_code_segment());
-    gdt.append(Descriptor::kernel_data_segment());
-    gdt.append(Descriptor::user_data_segment());
-    gdt.append(Descriptor::user_code_segment());
-    let tss_sel = gdt.append(Descriptor::tss_segment(tss));
+    let mut gdt = Gdt::empty();
+    gdt.append(Descriptor::UserSegment(DescriptorFlags::KERNEL_CODE32.bits())); // 0x08
+    gdt.append(Descriptor::kernel_code_segment()); // 0x10
+    gdt.append(Descriptor::kernel_data_segment()); // 0x18
+    gdt.append(Descriptor::UserSegment(DescriptorFlags::USER_CODE32.bits())); // 0x23
+    gdt.append(Descriptor::user_data_segment()); // 0x2b
+    gdt.append(Descriptor::user_code_segment()); // 0x33
+    gdt.append(Descriptor::UserSegment(0)); // 7: unused, as in Linux (TLS slots are 12-14)
+    let tss_sel = gdt.append(Descriptor::tss_segment(tss)); // 0x40
+    debug_assert_eq!(tss_sel.0, 0x40);
     t.gdt = gdt;
     // SAFETY: the GDT is 'static; the selectors below index the entries just
     // appended in the documented order, so the running code and data stay valid.
     unsafe {
-        let gdt: &'static GlobalDescriptorTable = &*core::ptr::addr_of!(t.gdt);
+        let gdt: &'static Gdt = &*core::ptr::addr_of!(t.gdt);
         gdt.load();
         CS::set_reg(::x86_64::structures::gdt::SegmentSelector(KERNEL_CS));
         SS::set_reg(::x86_64::structures::gdt::SegmentSelector(KERNEL_DS));

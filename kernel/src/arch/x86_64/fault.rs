@@ -20,7 +20,7 @@ pub fn do_page_fault(regs: &mut PtRegs) {
 }
 
 fn no_context(regs: &PtRegs, err: u64, address: u64) -> ! {
-    crate::kernel::printk::bust_spinlocks();
+    super::traps::oops_begin();
     show_fault_oops(regs, err, address);
     super::traps::die("Oops", regs, err)
 }

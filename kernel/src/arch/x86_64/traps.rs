@@ -14,9 +14,27 @@ use super::processor::{local_irq_disable, read_cr0, read_cr2, read_cr3, read_cr4
 use super::ptregs::PtRegs;
 use crate::kernel::panic::{panic, print_cpu_line, BufWriter};
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::*};
 
 static DIE_COUNTER: AtomicU32 = AtomicU32::new(0);
+/// CPU holding the die lock (-1: free). Oopses on several CPUs at once are
+/// printed one after the other (Linux: die_lock in oops_begin); the owner
+/// may oops again inside its own oops, so re-entry on the same CPU is allowed.
+static DIE_OWNER: AtomicI32 = AtomicI32::new(-1);
+
+pub fn oops_begin() {
+    local_irq_disable();
+    let me = smp_processor_id() as i32;
+    loop {
+        match DIE_OWNER.compare_exchange(-1, me, Acquire, Relaxed) {
+            Ok(_) => break,
+            Err(owner) if owner == me => break,
+            Err(_) => core::hint::spin_loop(),
+        }
+    }
+    crate::kernel::printk::bust_spinlocks();
+    crate::kernel::panic::note_oops();
+}
 /// Set while `smp_send_stop` parks the other CPUs via NMI.
 pub static STOPPING_CPUS: AtomicBool = AtomicBool::new(false);
 
@@ -41,6 +59,7 @@ pub fn do_trap(regs: &mut PtRegs) {
         16 => die("coprocessor error", regs, err),
         17 => die("alignment check", regs, err),
         18 => {
+            oops_begin();
             print_cpu_line();
             panic(format_args!("CPU {}: Machine Check Exception", smp_processor_id()))
         }
@@ -63,7 +82,7 @@ fn do_nmi(regs: &PtRegs) {
 }
 
 fn do_double_fault(regs: &PtRegs) -> ! {
-    crate::kernel::printk::bust_spinlocks();
+    oops_begin();
     pr_emerg!("double fault: {:04x} [#{}] SMP", regs.error_code & 0xffff, DIE_COUNTER.fetch_add(1, Relaxed) + 1);
     show_regs(regs);
     panic(format_args!("Machine halted."))
@@ -71,8 +90,7 @@ fn do_double_fault(regs: &PtRegs) -> ! {
 
 /// `die()`: print the oops and end the current context.
 pub fn die(what: &str, regs: &PtRegs, err: u64) -> ! {
-    local_irq_disable();
-    crate::kernel::printk::bust_spinlocks();
+    oops_begin();
     let n = DIE_COUNTER.fetch_add(1, Relaxed) + 1;
     pr_emerg!("{}: {:04x} [#{}] SMP", what, err & 0xffff, n);
     show_regs(regs);

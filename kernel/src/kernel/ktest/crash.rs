@@ -7,7 +7,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 static RECURSIVE: SpinLock<u32> = SpinLock::new("ktest_recursive_lock", 0);
 
-pub fn run(name: &str) {
+pub fn ktest_run_crash(name: &str) {
     match name {
         "null" => selftest::ktest_crash_null(),
         "pagefault" => selftest::ktest_crash_pagefault(),

@@ -56,28 +56,42 @@ fn buddy_orders() -> TestResult {
 }
 
 /// Take every free page, check none is reserved memory and none is handed
-/// out twice, give them back, and the count is exactly restored.
+/// out twice, give them back, and the count is exactly restored. The pages
+/// are chained through their own first words (word 0: the previous page,
+/// word 1: the page itself), so the test needs no memory of its own.
 fn buddy_exhaust() -> TestResult {
-    let mut pages: Vec<u64> = Vec::with_capacity(page_alloc::nr_free_pages() + 64);
     let before = page_alloc::nr_free_pages();
     let (ks, ke) = crate::mm::kernel_image_range();
     let (kps, kpe) = (crate::mm::virt_to_phys(ks), crate::mm::virt_to_phys(ke));
+    let mut head = 0u64; // 0 ends the chain: page 0 is reserved low memory
+    let mut got = 0usize;
+    let mut bad = None;
     while let Some(p) = page_alloc::alloc_pages_nowarn(0) {
-        if p < 0x10_0000 || (p >= kps && p < kpe) {
-            return Err(alloc::format!("page 0x{:x} is reserved memory (low 1 MiB or kernel image)", p));
+        if bad.is_none() && (p < 0x10_0000 || (p >= kps && p < kpe)) {
+            bad = Some(p);
         }
-        write_kernel_u64(phys_to_virt(p), p);
-        pages.push(p);
+        write_kernel_u64(phys_to_virt(p), head);
+        write_kernel_u64(phys_to_virt(p) + 8, p);
+        head = p;
+        got += 1;
     }
-    let got = pages.len();
-    ensure!(page_alloc::nr_free_pages() == 0, "allocator still reports {} free pages", page_alloc::nr_free_pages());
-    for &p in &pages {
-        ensure!(read_kernel_u64(phys_to_virt(p)) == p, "page 0x{:x} handed out twice", p);
-    }
-    for &p in &pages {
+    let left = page_alloc::nr_free_pages();
+    let mut twice = None;
+    let mut p = head;
+    while p != 0 {
+        if twice.is_none() && read_kernel_u64(phys_to_virt(p) + 8) != p {
+            twice = Some(p);
+        }
+        let next = read_kernel_u64(phys_to_virt(p));
         page_alloc::free_pages(p, 0);
+        p = next;
     }
     let after = page_alloc::nr_free_pages();
+    if let Some(p) = bad {
+        return Err(alloc::format!("page 0x{:x} is reserved memory (low 1 MiB or kernel image)", p));
+    }
+    ensure!(twice.is_none(), "page 0x{:x} was handed out twice", twice.unwrap_or(0));
+    ensure!(left == 0, "allocator still reported {} free pages when allocation failed", left);
     ensure!(got == before, "allocated {} pages, but {} were free", got, before);
     ensure!(after == before, "free pages {} before, {} after", before, after);
     Ok(())

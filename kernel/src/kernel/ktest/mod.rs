@@ -42,7 +42,7 @@ const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS];
 /// Set by the FPU test: the timer interrupt clobbers every SSE register.
 pub static FPU_CLOBBER: AtomicBool = AtomicBool::new(false);
 pub static FPU_CLOBBERS_DONE: AtomicU64 = AtomicU64::new(0);
-/// Set by crash_irq: the next timer interrupt faults.
+/// Set by crash_irq: the boot CPU's next timer interrupt faults.
 pub static CRASH_IN_IRQ: AtomicBool = AtomicBool::new(false);
 
 /// Called from every local timer interrupt.
@@ -51,15 +51,15 @@ pub fn timer_hook() {
         crate::arch::selftest::clobber_fpu();
         FPU_CLOBBERS_DONE.fetch_add(1, Relaxed);
     }
-    if CRASH_IN_IRQ.load(Relaxed) {
+    if CRASH_IN_IRQ.load(Relaxed) && crate::arch::percpu::smp_processor_id() == 0 {
         crate::arch::selftest::ktest_crash_null();
     }
 }
 
-pub fn run(selector: &str) -> ! {
+pub fn ktest_run_tests(selector: &str) -> ! {
     if let Some(name) = selector.strip_prefix("crash_") {
         pr_info!("ktest: crash test {}", selector);
-        crash::run(name);
+        crash::ktest_run_crash(name);
         pr_err!("ktest: FAIL {}: the crash test returned", selector);
         crate::arch::reboot::qemu_exit(1);
     }
