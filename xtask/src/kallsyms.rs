@@ -35,7 +35,7 @@ pub fn collect<'d>(elf: &impl object::Object<'d>) -> Result<Vec<Symbol>> {
         .symbols()
         .filter(|s| range.contains(&s.address()))
         .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?)))
-        .filter(|(_, _, name)| !name.is_empty())
+        .filter(|(_, _, name)| !name.is_empty() && !is_section_marker(name))
         .collect();
     raw.sort_unstable();
     raw.dedup();
@@ -47,6 +47,12 @@ pub fn collect<'d>(elf: &impl object::Object<'d>) -> Result<Vec<Symbol>> {
             name: symbol_name(name),
         })
         .collect())
+}
+
+/// Linker-script boundary symbols (`__text_start`, `__bss_end`, ...) are not
+/// functions; left in, they would name the code that happens to follow them.
+fn is_section_marker(name: &str) -> bool {
+    name.starts_with("__") && (name.ends_with("_start") || name.ends_with("_end"))
 }
 
 /// File byte range of the `.kallsyms` section.
@@ -111,6 +117,14 @@ pub fn write_blob(section: &mut [u8], blob: &[u8]) -> Result {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn linker_markers_are_not_functions() {
+        assert!(super::is_section_marker("__text_start"));
+        assert!(super::is_section_marker("__bss_end"));
+        assert!(!super::is_section_marker("irq_entries_start"));
+        assert!(!super::is_section_marker("__rust_alloc"));
+    }
+
     use super::*;
 
     #[test]
