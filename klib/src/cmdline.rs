@@ -278,6 +278,7 @@ enum Known {
     FtraceDumpOnOops,
     TineHz,
     TineKtest,
+    TineFailCpuBoot,
     /// Accepted so that it is not reported as unknown, but Tine has no use
     /// for it (bootloaders and distributions add these).
     Ignored,
@@ -300,6 +301,7 @@ const KNOWN: &[(&str, Known)] = &[
     ("ftrace_dump_on_oops", Known::FtraceDumpOnOops),
     ("tine.hz", Known::TineHz),
     ("tine.ktest", Known::TineKtest),
+    ("tine.fail_cpu_boot", Known::TineFailCpuBoot),
     ("ro", Known::Ignored),
     ("rw", Known::Ignored),
     ("earlyprintk", Known::Ignored),
@@ -365,6 +367,10 @@ pub struct BootParams<'a> {
     pub hz: Option<u32>,
     /// `tine.ktest=`: which in-kernel tests to run.
     pub ktest: Option<&'a str>,
+    /// `tine.fail_cpu_boot=N` (fault injection, like Linux's `fail_*`
+    /// knobs): never send the start-up IPI to CPU N, to exercise the
+    /// path where a CPU does not come up.
+    pub fail_cpu_boot: Option<u32>,
     /// Tokens of parameters Tine does not know, as written, in order.
     pub unknown: Vec<&'a str>,
     /// One line per rejected value, naming the parameter and the value.
@@ -409,6 +415,7 @@ impl<'a> BootParams<'a> {
             Known::TraceEvent => self.trace_event = self.string(arg).or(self.trace_event),
             Known::TineKtest => self.ktest = self.string(arg).or(self.ktest),
             Known::MaxCpus => self.maxcpus = self.number(arg, parse_u32).or(self.maxcpus),
+            Known::TineFailCpuBoot => self.fail_cpu_boot = self.number(arg, parse_u32).or(self.fail_cpu_boot),
             Known::NrCpus => self.nr_cpus = self.number(arg, parse_u32).or(self.nr_cpus),
             Known::LogLevel => self.loglevel = self.number(arg, parse_u8).or(self.loglevel),
             Known::Panic => self.panic = self.number(arg, parse_i64).unwrap_or(self.panic),
@@ -667,6 +674,8 @@ mod tests {
         assert!(bp.ftrace_dump_on_oops);
         assert_eq!(bp.hz, Some(250));
         assert_eq!(bp.ktest, Some("all"));
+        assert_eq!(BootParams::parse("tine.fail_cpu_boot=2").fail_cpu_boot, Some(2));
+        assert_eq!(BootParams::parse("tine.fail_cpu_boot=x").fail_cpu_boot, None);
         assert!(bp.unknown.is_empty(), "{:?}", bp.unknown);
         assert!(bp.warnings.is_empty(), "{:?}", bp.warnings);
         assert!(bp.init_argv.is_empty());

@@ -168,6 +168,12 @@ pub fn wakeup_secondary_cpu_via_init(apic_id: u32, start_eip: u64) {
     }
 }
 
+/// Put a CPU back into wait-for-SIPI (INIT assert + deassert).
+pub fn send_init(apic_id: u32) {
+    send_icr(apic_id, APIC_INT_LEVELTRIG | APIC_INT_ASSERT | APIC_DM_INIT);
+    send_icr(apic_id, APIC_INT_LEVELTRIG | APIC_DM_INIT);
+}
+
 /// Park every other CPU (Linux's native_stop_other_cpus via NMI), so a
 /// panicking CPU owns the machine. Waits up to a second.
 pub fn smp_send_stop() {

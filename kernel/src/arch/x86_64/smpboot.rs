@@ -67,14 +67,21 @@ fn do_boot_cpu(apic_id: u32, cpu: usize) -> Result<(), &'static str> {
     write_boot_var(core::ptr::addr_of!(ap_boot_cpu), cpu as u32);
     write_boot_var(core::ptr::addr_of!(ap_boot_cr3), crate::mm::pgtable::init_mm_pgd());
     core::sync::atomic::fence(SeqCst);
-    super::apic::wakeup_secondary_cpu_via_init(apic_id, TRAMPOLINE_PHYS);
+    let injected = crate::kernel::params::boot_params().fail_cpu_boot == Some(cpu as u32);
+    if !injected {
+        super::apic::wakeup_secondary_cpu_via_init(apic_id, TRAMPOLINE_PHYS);
+    }
     for _ in 0..1000 {
         if cpu_online(cpu) {
             return Ok(());
         }
         crate::kernel::time::mdelay(1);
     }
-    Err("CPU did not come online within 1s")
+    // Park it with INIT, so a late riser cannot run on the boot variables
+    // the next CPU is about to get (Linux also resets a CPU that timed out).
+    // Its stacks stay allocated: it might still be using them.
+    super::apic::send_init(apic_id);
+    Err(if injected { "start-up withheld by tine.fail_cpu_boot" } else { "CPU did not come online within 1s" })
 }
 
 /// Bring up the secondary CPUs (smp_init). `max_cpus` counts the boot CPU.
