@@ -28,3 +28,6 @@ pub mod buddy;
 pub mod cmdline;
 pub mod kallsyms;
 pub mod memblock;
+pub mod pid;
+pub mod rt_prio;
+pub mod sched;
