@@ -1,17 +1,19 @@
 //! start_kernel and the road to init (mirrors init/main.c).
 //!
-//! `start_kernel` sets up the machine on the boot CPU; `rest_init` then
-//! becomes `kernel_init`, which brings up the other CPUs and runs the first
-//! user program. Linux runs kernel_init as pid 1 and kthreadd as pid 2 from
-//! rest_init; Tine does too once tasks exist (next issue): until then the
-//! boot CPU runs kernel_init itself.
+//! `start_kernel` sets up the machine on the boot CPU, which is already
+//! the idle task swapper/0 (pid 0). `rest_init` forks `kernel_init` as pid 1
+//! and `kthreadd` as pid 2 with kernel_thread, then the boot CPU settles into
+//! its idle loop. kernel_init brings up the other CPUs, starts the per-CPU
+//! stopper threads and runs the first user program.
 //!
 //! There is no VFS yet either, so every init candidate fails with ENOENT,
 //! and boot ends exactly as Linux's does without a root filesystem:
 //! `Kernel panic - not syncing: No working init found.`
 
 use crate::arch::multiboot::BootInfo;
-use crate::arch::processor::{local_irq_enable, safe_halt};
+use crate::arch::processor::local_irq_enable;
+use crate::kernel::fork::{kernel_thread_pid, CLONE_FS};
+use crate::kernel::sched::wait::Completion;
 use crate::kernel::panic::{panic, TINE_VERSION};
 use crate::kernel::params::{boot_params, parse_boot_params};
 
@@ -25,13 +27,26 @@ pub fn start_kernel(bi: &'static BootInfo, boot_tsc: u64) -> ! {
     let params = parse_boot_params(bi.cmdline());
     crate::kernel::printk::setup_loglevel(params.loglevel, params.quiet, params.debug, params.ignore_loglevel);
     crate::arch::setup::report_console_problems(params.console);
+    crate::kernel::pid::pidmap_init();
+    crate::kernel::sched::sched_init(crate::arch::setup::boot_stack_base());
     crate::arch::setup::apic_bsp_setup();
     local_irq_enable();
     rest_init()
 }
 
+/// kernel_init waits for kthreadd before it creates kernel threads.
+static KTHREADD_DONE: Completion = Completion::new();
+
 fn rest_init() -> ! {
-    kernel_init()
+    if let Err(e) = kernel_thread_pid(kernel_init, CLONE_FS, 1) {
+        panic(format_args!("rest_init: cannot create kernel_init ({})", e));
+    }
+    if let Err(e) = crate::kernel::kthread::spawn_kthreadd() {
+        panic(format_args!("rest_init: cannot create kthreadd ({})", e));
+    }
+    KTHREADD_DONE.complete_all();
+    // The boot CPU is the idle task from here on (cpu_startup_entry).
+    crate::kernel::sched::idle::cpu_startup_entry()
 }
 
 /// How many CPUs to bring up: `nosmp` means 1, `maxcpus=N` means N
@@ -52,10 +67,13 @@ fn setup_max_cpus() -> usize {
 }
 
 fn kernel_init_freeable() {
+    KTHREADD_DONE.wait_for_completion();
     crate::arch::smpboot::smp_init(setup_max_cpus());
+    crate::kernel::sched::stop_task::cpu_stop_init();
 }
 
-fn kernel_init() -> ! {
+/// pid 1.
+fn kernel_init() -> i32 {
     kernel_init_freeable();
     if let Some(sel) = boot_params().ktest {
         crate::kernel::ktest::ktest_run_tests(sel);
@@ -85,10 +103,3 @@ fn kernel_execve(_path: &str) -> Result<(), i32> {
     Err(-ENOENT)
 }
 
-/// The idle loop every CPU ends in (cpu_startup_entry -> do_idle).
-pub fn cpu_startup_entry() -> ! {
-    local_irq_enable();
-    loop {
-        safe_halt();
-    }
-}

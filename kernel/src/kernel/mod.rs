@@ -2,9 +2,15 @@
 //! kallsyms, boot parameters and the in-kernel test runner.
 #[macro_use]
 pub mod printk;
+pub mod exit;
+pub mod fork;
 pub mod kallsyms;
+pub mod kthread;
 pub mod ktest;
 pub mod panic;
 pub mod params;
+pub mod pid;
+pub mod sched;
 pub mod smp;
+pub mod task;
 pub mod time;

@@ -53,7 +53,23 @@ impl<const N: usize> Write for BufWriter<N> {
 /// The `CPU: 0 PID: 0 Comm: swapper/0 Not tainted ...` line of oopses and dumps.
 pub fn print_cpu_line() {
     let cpu = smp_processor_id();
-    pr_emerg!("CPU: {} PID: 0 Comm: swapper/{} Not tainted {} #1", cpu, cpu, TINE_VERSION);
+    let (pid, comm) = current_pid_comm();
+    pr_emerg!("CPU: {} PID: {} Comm: {} Not tainted {} #1", cpu, pid, comm.as_str(), TINE_VERSION);
+}
+
+/// The current task's pid and comm, usable from any context (oops, panic).
+pub fn current_pid_comm() -> (i32, BufWriter<16>) {
+    let mut name = BufWriter::<16>::new();
+    match crate::arch::current::try_current() {
+        Some(t) => {
+            let _ = name.write_str(crate::kernel::task::comm_str(&t.comm()));
+            (t.pid, name)
+        }
+        None => {
+            let _ = write!(name, "swapper/{}", smp_processor_id());
+            (0, name)
+        }
+    }
 }
 
 /// `dump_stack()`: who called us, symbolized.

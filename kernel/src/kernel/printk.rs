@@ -99,6 +99,8 @@ macro_rules! printk {
 #[macro_export]
 macro_rules! pr_emerg { ($($arg:tt)*) => { $crate::printk!($crate::kernel::printk::KERN_EMERG, $($arg)*) }; }
 #[macro_export]
+macro_rules! pr_alert { ($($arg:tt)*) => { $crate::printk!($crate::kernel::printk::KERN_ALERT, $($arg)*) }; }
+#[macro_export]
 macro_rules! pr_crit { ($($arg:tt)*) => { $crate::printk!($crate::kernel::printk::KERN_CRIT, $($arg)*) }; }
 #[macro_export]
 macro_rules! pr_err { ($($arg:tt)*) => { $crate::printk!($crate::kernel::printk::KERN_ERR, $($arg)*) }; }

@@ -26,6 +26,8 @@ pub struct SpinLock<T: ?Sized> {
     now_serving: AtomicU32,
     /// CPU holding the lock (debug builds), for recursion detection.
     owner_cpu: AtomicU32,
+    /// A guard was handed off across a context switch (see `handoff`).
+    handed_off: core::sync::atomic::AtomicBool,
     name: &'static str,
     data: UnsafeCell<T>,
 }
@@ -51,6 +53,7 @@ impl<T> SpinLock<T> {
             next_ticket: AtomicU32::new(0),
             now_serving: AtomicU32::new(0),
             owner_cpu: AtomicU32::new(NO_OWNER),
+            handed_off: core::sync::atomic::AtomicBool::new(false),
             name,
             data: UnsafeCell::new(data),
         }
@@ -114,6 +117,20 @@ impl<T: ?Sized> SpinLock<T> {
         None
     }
 
+    /// Take over a lock that the task we just switched away from handed
+    /// off (Linux: the rq lock taken in __schedule is released by the next
+    /// task in finish_task_switch). Exactly one adoption per handoff, so
+    /// there is never more than one guard. Dropping the returned guard
+    /// unlocks and enables interrupts (`spin_unlock_irq`).
+    pub fn adopt_handoff(&self) -> SpinLockGuard<'_, T> {
+        assert!(
+            self.handed_off.swap(false, Acquire) && self.is_locked(),
+            "adopt_handoff on {} without a handoff",
+            self.name
+        );
+        SpinLockGuard { lock: self, irq_was_enabled: Some(true) }
+    }
+
     pub fn is_locked(&self) -> bool {
         self.next_ticket.load(Relaxed) != self.now_serving.load(Relaxed)
     }
@@ -129,6 +146,15 @@ impl<T: ?Sized> SpinLock<T> {
 pub struct SpinLockGuard<'a, T: ?Sized> {
     lock: &'a SpinLock<T>,
     irq_was_enabled: Option<bool>,
+}
+
+impl<T: ?Sized> SpinLockGuard<'_, T> {
+    /// Leave the lock held (and interrupts and preemption off) for the next
+    /// task on this CPU to `adopt_handoff` after a context switch.
+    pub fn handoff(self) {
+        self.lock.handed_off.store(true, Release);
+        core::mem::forget(self);
+    }
 }
 
 impl<T: ?Sized> Deref for SpinLockGuard<'_, T> {
@@ -156,9 +182,10 @@ impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
 fn spin_bug(name: &str, msg: &str) -> ! {
     // Linux: spin_dump() prints "BUG: spinlock %s on CPU#%d, %s/%d" and the stack.
     let cpu = smp_processor_id();
+    let (pid, comm) = crate::kernel::panic::current_pid_comm();
     crate::kernel::panic::bug_report(format_args!(
-        "BUG: spinlock {} on CPU#{}, swapper/{}/0 (lock: {})",
-        msg, cpu, cpu, name
+        "BUG: spinlock {} on CPU#{}, {}/{} (lock: {})",
+        msg, cpu, comm.as_str(), pid, name
     ));
     crate::kernel::panic::panic(format_args!("spinlock {}: {}", msg, name));
 }
@@ -182,11 +209,13 @@ pub fn might_sleep() {
     MIGHT_SLEEP_BUGS.fetch_add(1, Relaxed);
     let loc = core::panic::Location::caller();
     pr_err!("BUG: sleeping function called from invalid context at {}:{}", loc.file(), loc.line());
+    let (pid, comm) = crate::kernel::panic::current_pid_comm();
     pr_err!(
-        "in_atomic(): {}, irqs_disabled(): {}, non_block: 0, pid: 0, name: swapper/{}",
+        "in_atomic(): {}, irqs_disabled(): {}, non_block: 0, pid: {}, name: {}",
         (pc != 0) as u32,
         irqs_off as u32,
-        smp_processor_id()
+        pid,
+        comm.as_str()
     );
     crate::kernel::panic::dump_stack();
 }

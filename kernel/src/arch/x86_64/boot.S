@@ -200,6 +200,7 @@ boot_pd:      .skip 4 * 4096
 
     .section .bss.boot_stack, "aw", @nobits
     .align 16
+    .global boot_stack
 boot_stack:
     .skip 65536
 boot_stack_top:

@@ -32,6 +32,8 @@ extern "C" fn do_IRQ_or_exception(regs: &mut PtRegs) {
         super::apic::ack_APIC_irq();
     }
     irq_exit();
+    // Kernel preemption on the way out (CONFIG_PREEMPT's preempt_schedule_irq).
+    crate::kernel::sched::irqentry_exit_cond_resched(regs.rflags & super::processor::X86_EFLAGS_IF != 0);
 }
 
 fn irq_enter() {

@@ -7,6 +7,8 @@ core::arch::global_asm!(include_str!("entry_64.S"), options(att_syntax));
 
 pub mod acpi;
 pub mod apic;
+pub mod current;
+pub mod process;
 pub mod desc;
 pub mod dumpstack;
 pub mod fault;

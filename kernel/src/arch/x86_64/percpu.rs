@@ -38,6 +38,8 @@ pub struct PerCpu {
     pub resched_ipis: AtomicU64,
     /// Call-function IPIs received.
     pub call_function_ipis: AtomicU64,
+    /// `current`: Arc::as_ptr of the running task (arch/x86_64/current.rs).
+    pub current_task: AtomicUsize,
 }
 
 impl PerCpu {
@@ -53,6 +55,7 @@ impl PerCpu {
             timer_ticks: AtomicU64::new(0),
             resched_ipis: AtomicU64::new(0),
             call_function_ipis: AtomicU64::new(0),
+            current_task: AtomicUsize::new(0),
         }
     }
 }

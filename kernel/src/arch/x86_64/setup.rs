@@ -75,6 +75,15 @@ pub fn setup_arch(bi: &BootInfo, boot_tsc: u64) {
     crate::mm::mm_init(bi);
 }
 
+extern "C" {
+    static boot_stack: u8;
+}
+
+/// Lowest address of the boot CPU's stack (boot.S), which becomes swapper/0's.
+pub fn boot_stack_base() -> u64 {
+    core::ptr::addr_of!(boot_stack) as u64
+}
+
 /// `init_bsp_APIC` + `setup_local_APIC` + `setup_boot_APIC_clock` on the boot CPU.
 pub fn apic_bsp_setup() {
     super::apic::disable_8259();

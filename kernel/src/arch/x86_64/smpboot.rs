@@ -55,8 +55,12 @@ fn alloc_stack_top(order: usize) -> Option<u64> {
     page_alloc::alloc_pages(order).map(|p| phys_to_virt(p) + (crate::mm::PAGE_SIZE << order))
 }
 
+/// Idle stack base of each secondary CPU (for its idle task).
+static AP_STACK_BASE: [AtomicU64; NR_CPUS] = [const { AtomicU64::new(0) }; NR_CPUS];
+
 fn do_boot_cpu(apic_id: u32, cpu: usize) -> Result<(), &'static str> {
     let stack = alloc_stack_top(THREAD_SIZE_ORDER).ok_or("no memory for the idle stack")?;
+    AP_STACK_BASE[cpu].store(stack - (crate::mm::PAGE_SIZE << THREAD_SIZE_ORDER), Relaxed);
     for i in 0..N_IST {
         let order = page_alloc::get_order(IST_STACK_SIZE);
         let top = alloc_stack_top(order).ok_or("no memory for IST stacks")?;
@@ -139,7 +143,8 @@ extern "C" fn start_secondary(cpu: u32) -> ! {
     let tops = core::array::from_fn(|i| AP_IST_TOPS[cpu][i].load(Relaxed));
     cpu_init(cpu, tops);
     super::apic::setup_local_apic();
+    crate::kernel::sched::init_idle(cpu, AP_STACK_BASE[cpu].load(Relaxed));
     super::apic::setup_apic_timer();
     set_cpu_online(cpu, true);
-    crate::init::main::cpu_startup_entry()
+    crate::kernel::sched::idle::cpu_startup_entry()
 }

@@ -102,9 +102,10 @@ fn oops_end() -> ! {
     if in_interrupt() {
         panic(format_args!("Fatal exception in interrupt"));
     }
-    // make_task_dead(): every context is the idle task's until kernel
-    // threads exist, and do_exit refuses to kill pid 0.
-    panic(format_args!("Attempted to kill the idle task!"))
+    DIE_OWNER.store(-1, Release);
+    // make_task_dead(SIGSEGV): the task dies; do_exit panics for pid 0
+    // (the idle task) and pid 1 (init), as on Linux.
+    crate::kernel::exit::do_exit(11)
 }
 
 /// `__show_regs` in Linux's layout.

@@ -13,6 +13,7 @@
 mod cpu;
 mod crash;
 mod mm;
+mod sched;
 mod smp;
 mod time;
 
@@ -37,7 +38,7 @@ macro_rules! ensure {
 }
 pub(crate) use ensure;
 
-const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS];
+const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS, sched::TESTS];
 
 /// Set by the FPU test: the timer interrupt clobbers every SSE register.
 pub static FPU_CLOBBER: AtomicBool = AtomicBool::new(false);

@@ -59,10 +59,15 @@ fn call_function_single() -> TestResult {
 fn ipi_reschedule() -> TestResult {
     for cpu in for_each_online_cpu().filter(|&c| c != smp_processor_id()) {
         let before = per_cpu(cpu).resched_ipis.load(SeqCst);
+        let scheds = crate::kernel::sched::RQ_SCHED_COUNT[cpu].load(SeqCst);
         smp_send_reschedule(cpu);
         ensure!(wait_for(1000, || per_cpu(cpu).resched_ipis.load(SeqCst) > before), "CPU {} never took the reschedule IPI", cpu);
-        ensure!(per_cpu(cpu).need_resched.load(SeqCst), "CPU {} did not set need_resched", cpu);
-        per_cpu(cpu).need_resched.store(false, SeqCst);
+        // The IPI sets need_resched, so the CPU must go through __schedule.
+        ensure!(
+            wait_for(1000, || crate::kernel::sched::RQ_SCHED_COUNT[cpu].load(SeqCst) > scheds),
+            "CPU {} took the IPI but did not reschedule",
+            cpu
+        );
     }
     Ok(())
 }

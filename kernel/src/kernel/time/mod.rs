@@ -98,7 +98,17 @@ pub fn tick_periodic() {
     update_process_times();
 }
 
-/// Per-CPU accounting on each tick; scheduler_tick joins it with the scheduler.
+/// Per-CPU work on each tick (kernel/time/timer.c update_process_times):
+/// expire timers, then let the scheduler account and maybe preempt.
 fn update_process_times() {
     this_cpu().timer_ticks.fetch_add(1, Relaxed);
+    timer::run_local_timers();
+    crate::kernel::sched::scheduler_tick();
+}
+
+pub mod timer;
+
+/// `msecs_to_jiffies` (rounding up, as Linux).
+pub fn msecs_to_jiffies(ms: u64) -> u64 {
+    (ms * hz() as u64).div_ceil(1000)
 }

@@ -1,0 +1,114 @@
+//! Task exit (mirrors kernel/exit.c): `do_exit -> exit_notify -> do_task_dead`.
+//!
+//! A kernel thread's exit: mark PF_EXITING, record the exit code, fire
+//! sched_process_exit, hand our children to the reaper, then either become
+//! a zombie for the parent to reap, or, when the parent ignores SIGCHLD
+//! (kthreadd does), be released at once (EXIT_DEAD, autoreap). The last
+//! `__schedule()` switches away for good; the next task frees the stack and
+//! task_struct in finish_task_switch once nothing refers to them.
+//! The user-space half (exit_mm, exit_files, exit_fs, signals, wait4) is
+//! issue 4.
+
+use crate::arch::percpu::in_interrupt;
+use crate::kernel::panic::panic;
+use crate::kernel::pid::{detach_pid, find_task_by_vpid};
+use crate::kernel::sched::{schedule, tp};
+use crate::kernel::task::*;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering::*;
+
+/// `do_exit`.
+pub fn do_exit(code: i32) -> ! {
+    let tsk = current();
+    if in_interrupt() {
+        panic(format_args!("Aiee, killing interrupt handler!"));
+    }
+    if tsk.pid == 0 {
+        panic(format_args!("Attempted to kill the idle task!"));
+    }
+    if tsk.pid == 1 {
+        panic(format_args!("Attempted to kill init! exitcode=0x{:08x}", code));
+    }
+    if tsk.flags() & PF_EXITING != 0 {
+        pr_alert!("Fixing recursive fault but reboot is needed!");
+        do_task_dead();
+    }
+    tsk.flags.fetch_or(PF_EXITING, SeqCst);
+    tsk.exit_code.store(code, Relaxed);
+    tp::trace_sched_process_exit(&tsk.comm(), tsk.pid, tsk.prio());
+    crate::kernel::kthread::kthread_exit_notify(&tsk, code);
+    exit_notify(&tsk);
+    drop(tsk);
+    do_task_dead()
+}
+
+/// `find_new_reaper`: orphans go to init (pid 1), or kthreadd's... no:
+/// Linux gives every orphan to the namespace's child_reaper, init.
+fn find_new_reaper() -> Option<Arc<TaskStruct>> {
+    find_task_by_vpid(1)
+}
+
+/// `forget_original_parent`: re-parent our children.
+fn forget_original_parent(tsk: &Arc<TaskStruct>) {
+    let children = core::mem::take(&mut *tsk.children.lock_irqsave());
+    if children.is_empty() {
+        return;
+    }
+    let Some(reaper) = find_new_reaper() else { return };
+    for c in children {
+        *c.real_parent.lock_irqsave() = Arc::downgrade(&reaper);
+        *c.parent.lock_irqsave() = Arc::downgrade(&reaper);
+        reaper.children.lock_irqsave().push(c);
+    }
+    reaper.wait_chldexit.wake_up_all();
+}
+
+/// `exit_notify`: tell the parent, or reap ourselves if it does not care.
+fn exit_notify(tsk: &Arc<TaskStruct>) {
+    forget_original_parent(tsk);
+    let parent = tsk.real_parent.lock_irqsave().upgrade();
+    let autoreap = match &parent {
+        None => true,
+        Some(p) => tsk.exit_signal == 0 || p.ignores_sigchld.load(Relaxed),
+    };
+    if autoreap {
+        tsk.exit_state.store(EXIT_DEAD, Release);
+        release_task(tsk);
+    } else {
+        tsk.exit_state.store(EXIT_ZOMBIE, Release);
+        if let Some(p) = parent {
+            p.wait_chldexit.wake_up_all(); // do_notify_parent; SIGCHLD with issue 4
+        }
+    }
+}
+
+/// `release_task`: the pid is freed and the task leaves its parent's list.
+pub fn release_task(p: &Arc<TaskStruct>) {
+    if let Some(parent) = p.real_parent.lock_irqsave().upgrade() {
+        parent.children.lock_irqsave().retain(|c| !Arc::ptr_eq(c, p));
+    }
+    detach_pid(p.pid);
+    NR_THREADS.fetch_sub(1, Relaxed);
+    if p.state() == TASK_DEAD && !p.on_cpu.load(Acquire) {
+        // A zombie reaped after its last switch: nothing else will free it.
+        tp::trace_sched_process_free(&p.comm(), p.pid, p.prio());
+    }
+}
+
+/// From finish_task_switch, on the task that just switched away for the
+/// last time: if it was already released (autoreap), it is now free.
+pub fn put_task_struct_dead(prev: Arc<TaskStruct>) {
+    if prev.exit_state.load(Acquire) == EXIT_DEAD {
+        tp::trace_sched_process_free(&prev.comm(), prev.pid, prev.prio());
+    }
+    drop(prev); // the last reference frees the stack and task_struct
+}
+
+/// `do_task_dead`: the final schedule().
+pub fn do_task_dead() -> ! {
+    let tsk = current();
+    tsk.state.store(TASK_DEAD, SeqCst);
+    drop(tsk);
+    schedule();
+    panic(format_args!("do_task_dead: a dead task was scheduled again"))
+}

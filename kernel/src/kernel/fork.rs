@@ -1,0 +1,112 @@
+//! Creating tasks (mirrors kernel/fork.c): `kernel_thread -> _do_fork ->
+//! copy_process -> wake_up_new_task`, the path the notes trace.
+//!
+//! copy_process here covers what kernel threads have: a new task_struct
+//! and kernel stack (dup_task_struct), a pid, scheduler state (sched_fork),
+//! the first stack frame (copy_thread) and the process-tree links. The
+//! per-process structures that CLONE_* flags share or copy (copy_files,
+//! copy_fs, copy_sighand, copy_signal, copy_mm) arrive with user processes
+//! (issue 4); kernel threads share none of them with anyone.
+
+use crate::arch::process::{copy_thread, ThreadFn};
+use crate::kernel::pid::{alloc_pid, attach_pid, free_pid};
+use crate::kernel::sched::{sched_fork, tp, wake_up_new_task};
+use crate::kernel::task::*;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering::*;
+
+pub const CSIGNAL: u64 = 0x0000_00ff;
+pub const CLONE_VM: u64 = 0x0000_0100;
+pub const CLONE_FS: u64 = 0x0000_0200;
+pub const CLONE_FILES: u64 = 0x0000_0400;
+pub const CLONE_SIGHAND: u64 = 0x0000_0800;
+pub const CLONE_PTRACE: u64 = 0x0000_2000;
+pub const CLONE_VFORK: u64 = 0x0000_4000;
+pub const CLONE_PARENT: u64 = 0x0000_8000;
+pub const CLONE_THREAD: u64 = 0x0001_0000;
+pub const CLONE_UNTRACED: u64 = 0x0080_0000;
+pub const SIGCHLD: u64 = 17;
+
+pub const ENOMEM: i32 = 12;
+pub const EAGAIN: i32 = 11;
+
+/// `kernel_thread`: a kernel thread running `f`, child of the caller.
+pub fn kernel_thread(f: impl FnOnce() -> i32 + Send + 'static, flags: u64) -> Result<i32, i32> {
+    _do_fork(flags | CLONE_VM | CLONE_UNTRACED, Box::new(f), None)
+}
+
+/// `kernel_thread` with a fixed pid (rest_init: kernel_init is 1, kthreadd 2).
+pub fn kernel_thread_pid(f: impl FnOnce() -> i32 + Send + 'static, flags: u64, pid: i32) -> Result<i32, i32> {
+    _do_fork(flags | CLONE_VM | CLONE_UNTRACED, Box::new(f), Some(pid))
+}
+
+/// `_do_fork`.
+pub fn _do_fork(clone_flags: u64, f: ThreadFn, pid: Option<i32>) -> Result<i32, i32> {
+    let p = copy_process(clone_flags, f, pid)?;
+    let cur = current();
+    tp::trace_sched_process_fork(&cur.comm(), cur.pid, &p.comm(), p.pid);
+    let nr = p.pid;
+    wake_up_new_task(&p);
+    Ok(nr)
+}
+
+/// `dup_task_struct`: a copy of the parent's task_struct with its own stack.
+fn dup_task_struct(orig: &TaskStruct, pid: i32, clone_flags: u64) -> Option<TaskStruct> {
+    let stack = KernelStack::alloc()?;
+    Some(TaskStruct::new(TaskInit {
+        pid,
+        comm: orig.comm(),
+        flags: orig.flags() & !(PF_IDLE | PF_EXITING | PF_SIGNALED) | PF_FORKNOEXEC,
+        state: TASK_NEW,
+        static_prio: orig.static_prio.load(Relaxed),
+        prio: orig.normal_prio.load(Relaxed),
+        normal_prio: orig.normal_prio.load(Relaxed),
+        rt_priority: orig.rt_priority.load(Relaxed),
+        policy: orig.policy.load(Relaxed),
+        // The idle task's children are ordinary fair tasks (init_task is SCHED_NORMAL).
+        class: match orig.class() {
+            SchedClassId::Idle | SchedClassId::Stop => SchedClassId::Fair,
+            c => c,
+        },
+        // init_task's mask is CPU_MASK_ALL; the idle tasks themselves are bound.
+        cpus_allowed: if orig.flags() & PF_IDLE != 0 { u64::MAX } else { orig.cpus_allowed.load(Relaxed) },
+        cpu: orig.task_cpu() as u32,
+        exit_signal: (clone_flags & CSIGNAL) as i32,
+        stack,
+    }))
+}
+
+/// `copy_process`.
+fn copy_process(clone_flags: u64, f: ThreadFn, want_pid: Option<i32>) -> Result<Arc<TaskStruct>, i32> {
+    let cur = current();
+    let pid = alloc_pid(want_pid).ok_or(-EAGAIN)?;
+    let Some(p) = dup_task_struct(&cur, pid, clone_flags) else {
+        free_pid(pid);
+        return Err(-ENOMEM);
+    };
+    let p = Arc::new(p);
+    if cur.flags() & PF_IDLE != 0 {
+        // Children of the idle task (kernel_init, kthreadd) are nice 0 SCHED_NORMAL.
+        p.static_prio.store(klib::sched::DEFAULT_PRIO, Relaxed);
+        p.normal_prio.store(klib::sched::DEFAULT_PRIO, Relaxed);
+        p.policy.store(SCHED_NORMAL, Relaxed);
+    }
+    sched_fork(&p);
+    p.thread.sp.store(copy_thread(p.stack.top(), f), Release);
+
+    // Process tree: the parent is the caller, or the caller's parent (CLONE_PARENT).
+    let parent = if clone_flags & CLONE_PARENT != 0 {
+        cur.real_parent.lock_irqsave().upgrade().unwrap_or_else(|| cur.clone())
+    } else {
+        cur.clone()
+    };
+    *p.real_parent.lock_irqsave() = Arc::downgrade(&parent);
+    *p.parent.lock_irqsave() = Arc::downgrade(&parent);
+    *p.group_leader.lock_irqsave() = Arc::downgrade(&p);
+    parent.children.lock_irqsave().push(p.clone());
+    attach_pid(&p);
+    crate::kernel::task::NR_THREADS.fetch_add(1, Relaxed);
+    tp::trace_task_newtask(p.pid, &p.comm(), clone_flags & !CSIGNAL, 0);
+    Ok(p)
+}
