@@ -70,6 +70,7 @@ fn kernel_init_freeable() {
     KTHREADD_DONE.wait_for_completion();
     crate::arch::smpboot::smp_init(setup_max_cpus());
     crate::kernel::sched::stop_task::cpu_stop_init();
+    crate::kernel::workqueue::workqueue_init();
 }
 
 /// pid 1.

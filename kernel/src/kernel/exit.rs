@@ -98,10 +98,15 @@ pub fn release_task(p: &Arc<TaskStruct>) {
 /// From finish_task_switch, on the task that just switched away for the
 /// last time: if it was already released (autoreap), it is now free.
 pub fn put_task_struct_dead(prev: Arc<TaskStruct>) {
-    if prev.exit_state.load(Acquire) == EXIT_DEAD {
-        tp::trace_sched_process_free(&prev.comm(), prev.pid, prev.prio());
+    if prev.exit_state.load(Acquire) != EXIT_DEAD {
+        return; // a zombie: freed when its parent reaps it
     }
-    drop(prev); // the last reference frees the stack and task_struct
+    // Free it from a kworker, as Linux frees it after an RCU grace period
+    // (delayed_put_task_struct); before the workers exist, free it here.
+    if let Err(prev) = crate::kernel::workqueue::put_task_struct_deferred(prev) {
+        tp::trace_sched_process_free(&prev.comm(), prev.pid, prev.prio());
+        drop(prev);
+    }
 }
 
 /// `do_task_dead`: the final schedule().

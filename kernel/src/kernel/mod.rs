@@ -14,3 +14,4 @@ pub mod sched;
 pub mod smp;
 pub mod task;
 pub mod time;
+pub mod workqueue;

@@ -16,6 +16,7 @@ mod mm;
 mod sched;
 mod smp;
 mod time;
+mod workqueue;
 
 use alloc::string::String;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -38,7 +39,7 @@ macro_rules! ensure {
 }
 pub(crate) use ensure;
 
-const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS, sched::TESTS];
+const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS, sched::TESTS, workqueue::TESTS];
 
 /// Set by the FPU test: the timer interrupt clobbers every SSE register.
 pub static FPU_CLOBBER: AtomicBool = AtomicBool::new(false);

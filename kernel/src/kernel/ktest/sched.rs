@@ -50,6 +50,18 @@ fn settle(base_tasks: usize) -> bool {
     false
 }
 
+/// Wait until no task is between exit and free: every task_struct belongs
+/// to a task with a pid, or is an idle task.
+fn quiesce() -> bool {
+    for _ in 0..500 {
+        if NR_TASK_STRUCTS.load(SeqCst) == crate::kernel::pid::nr_tasks() + num_online_cpus() {
+            return true;
+        }
+        msleep(2);
+    }
+    false
+}
+
 fn boot_tasks() -> TestResult {
     let init = find_task_by_vpid(1).ok_or("no pid 1")?;
     let kthreadd = find_task_by_vpid(2).ok_or("no pid 2")?;
@@ -399,8 +411,8 @@ fn kthread_10000() -> TestResult {
         let t = kthread_run(|| { while !kthread_should_stop() { msleep(1); } 0 }, "ktest_warm").map_err(|e| alloc::format!("{}", e))?;
         kthread_stop(&t);
     }
+    ensure!(quiesce(), "tasks did not quiesce: {} task_structs, {} pids", NR_TASK_STRUCTS.load(SeqCst), crate::kernel::pid::nr_tasks());
     let tasks0 = NR_TASK_STRUCTS.load(SeqCst);
-    ensure!(settle(tasks0), "did not settle");
     let free0 = nr_free_pages();
     let slab0 = slab_pages();
     let objs0 = kmalloc_objects();
@@ -413,7 +425,7 @@ fn kthread_10000() -> TestResult {
         }
     }
     let ms = (ktime_get_ns() - t0) / 1_000_000;
-    ensure!(settle(tasks0), "task_structs: {} before, {} after", tasks0, NR_TASK_STRUCTS.load(SeqCst));
+    ensure!(settle(tasks0) && quiesce(), "task_structs: {} before, {} after", tasks0, NR_TASK_STRUCTS.load(SeqCst));
     let free1 = nr_free_pages();
     let slab1 = slab_pages();
     let objs1 = kmalloc_objects();
