@@ -31,3 +31,4 @@ pub mod memblock;
 pub mod pid;
 pub mod rt_prio;
 pub mod sched;
+pub mod trace;

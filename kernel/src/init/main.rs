@@ -25,10 +25,14 @@ pub fn start_kernel(bi: &'static BootInfo, boot_tsc: u64) -> ! {
     crate::arch::setup::setup_arch(bi, boot_tsc);
     pr_notice!("Kernel command line: {}", bi.cmdline());
     let params = parse_boot_params(bi.cmdline());
+    crate::kernel::trace::trace_init();
     crate::kernel::printk::setup_loglevel(params.loglevel, params.quiet, params.debug, params.ignore_loglevel);
     crate::arch::setup::report_console_problems(params.console);
     crate::kernel::pid::pidmap_init();
     crate::kernel::sched::sched_init(crate::arch::setup::boot_stack_base());
+    // Early boot scheduling is fragile until the idle loop runs: the boot
+    // CPU's code is not preemptible from here on (as in Linux).
+    crate::sync::preempt_disable();
     crate::arch::setup::apic_bsp_setup();
     local_irq_enable();
     rest_init()
@@ -45,7 +49,11 @@ fn rest_init() -> ! {
         panic(format_args!("rest_init: cannot create kthreadd ({})", e));
     }
     KTHREADD_DONE.complete_all();
-    // The boot CPU is the idle task from here on (cpu_startup_entry).
+    // schedule_preempt_disabled(): let pid 1 and 2 run, then the boot CPU
+    // is the idle task from here on (cpu_startup_entry).
+    crate::sync::preempt_enable_no_resched();
+    crate::kernel::sched::schedule();
+    crate::sync::preempt_disable();
     crate::kernel::sched::idle::cpu_startup_entry()
 }
 

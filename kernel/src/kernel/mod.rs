@@ -14,4 +14,5 @@ pub mod sched;
 pub mod smp;
 pub mod task;
 pub mod time;
+pub mod trace;
 pub mod workqueue;

@@ -111,6 +111,9 @@ pub fn panic(args: fmt::Arguments) -> ! {
         dump_stack();
     }
     crate::arch::apic::smp_send_stop();
+    if crate::kernel::trace::ftrace_dump_on_oops() {
+        crate::kernel::trace::ftrace_dump();
+    }
     let timeout = PANIC_TIMEOUT.load(Relaxed);
     if timeout > 0 {
         pr_emerg!("Rebooting in {} seconds..", timeout);

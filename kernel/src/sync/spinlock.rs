@@ -42,6 +42,12 @@ pub fn preempt_disable() {
     preempt_count_add(1);
 }
 
+/// Drop a preempt_disable without acting on need_resched (the caller is
+/// about to schedule anyway).
+pub fn preempt_enable_no_resched() {
+    preempt_count_sub(1);
+}
+
 pub fn preempt_enable() {
     preempt_count_sub(1);
     // The scheduler (next issue) reschedules here when need_resched is set.

@@ -143,6 +143,7 @@ extern "C" fn start_secondary(cpu: u32) -> ! {
     let tops = core::array::from_fn(|i| AP_IST_TOPS[cpu][i].load(Relaxed));
     cpu_init(cpu, tops);
     super::apic::setup_local_apic();
+    crate::sync::preempt_disable(); // the idle task runs with preemption off
     crate::kernel::sched::init_idle(cpu, AP_STACK_BASE[cpu].load(Relaxed));
     super::apic::setup_apic_timer();
     set_cpu_online(cpu, true);

@@ -94,6 +94,9 @@ pub fn die(what: &str, regs: &PtRegs, err: u64) -> ! {
     let n = DIE_COUNTER.fetch_add(1, Relaxed) + 1;
     pr_emerg!("{}: {:04x} [#{}] SMP", what, err & 0xffff, n);
     show_regs(regs);
+    pr_emerg!("Modules linked in:");
+    // notify_die(DIE_OOPS): ftrace_dump_on_oops dumps the trace here.
+    crate::kernel::trace::trace_die_handler();
     pr_emerg!("---[ end trace 0000000000000000 ]---");
     oops_end()
 }

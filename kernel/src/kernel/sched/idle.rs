@@ -6,13 +6,17 @@
 use super::core::{need_resched, schedule_idle, Rq};
 use crate::arch::processor::{local_irq_disable, local_irq_enable, safe_halt};
 use crate::kernel::task::TaskStruct;
+use crate::sync::{preempt_disable, preempt_enable_no_resched};
 use alloc::sync::Arc;
 
 pub fn pick_next_task_idle(rq: &mut Rq) -> Arc<TaskStruct> {
     rq.idle.clone().expect("runqueue without an idle task")
 }
 
-/// `do_idle`: halt until there is something to run, then schedule.
+/// `do_idle`: halt until there is something to run, then schedule. The
+/// idle task runs with preemption disabled, as in Linux, so an interrupt
+/// that sets need_resched only ends the `hlt`, and the switch happens here
+/// (a voluntary one: traces show `prev_state=R`, not `R+`).
 fn do_idle() {
     loop {
         local_irq_disable();
@@ -23,10 +27,13 @@ fn do_idle() {
         // sti;hlt: an interrupt that sets need_resched cannot slip in between.
         safe_halt();
     }
+    preempt_enable_no_resched();
     schedule_idle();
+    preempt_disable();
 }
 
 /// `cpu_startup_entry`: where every CPU's idle task spends its life.
+/// Called with preemption disabled (rest_init, start_secondary).
 pub fn cpu_startup_entry() -> ! {
     local_irq_enable();
     loop {
