@@ -14,6 +14,7 @@ use crate::kernel::panic::panic;
 use crate::kernel::pid::{detach_pid, find_task_by_vpid};
 use crate::kernel::sched::{schedule, tp};
 use crate::kernel::task::*;
+use crate::kernel::errno::KResult;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering::*;
 
@@ -35,11 +36,41 @@ pub fn do_exit(code: i32) -> ! {
     }
     tsk.flags.fetch_or(PF_EXITING, SeqCst);
     tsk.exit_code.store(code, Relaxed);
+    exit_mm(&tsk);
     tp::trace_sched_process_exit(&tsk.comm(), tsk.pid, tsk.prio());
     crate::kernel::kthread::kthread_exit_notify(&tsk, code);
     exit_notify(&tsk);
     drop(tsk);
     do_task_dead()
+}
+
+/// `exit_mm`: drop the address space (mm_release clears clear_child_tid first).
+fn exit_mm(tsk: &Arc<TaskStruct>) {
+    let Some(mm) = tsk.mm.lock_irqsave().take() else { return };
+    let tid_addr = tsk.clear_child_tid.swap(0, Relaxed);
+    if tid_addr != 0 {
+        // The address space is still loaded: a failed write is ignored, as Linux does.
+        let _ = crate::arch::uaccess::put_user_u32(tid_addr, 0);
+    }
+    // Stop using it before the last reference can free its page tables.
+    crate::arch::process::activate_init_mm();
+    drop(mm);
+}
+
+/// `sys_exit`: this thread exits with status `code` (low 8 bits).
+pub fn sys_exit(code: i32) -> KResult<u64> {
+    do_exit((code & 0xff) << 8)
+}
+
+/// `sys_exit_group` -> `do_group_exit`: every thread of the process exits
+/// (one thread per process until CLONE_THREAD arrives).
+pub fn sys_exit_group(code: i32) -> KResult<u64> {
+    do_group_exit((code & 0xff) << 8)
+}
+
+/// `do_group_exit`.
+pub fn do_group_exit(exit_code: i32) -> ! {
+    do_exit(exit_code)
 }
 
 /// `find_new_reaper`: orphans go to init (pid 1), or kthreadd's... no:

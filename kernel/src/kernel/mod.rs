@@ -2,6 +2,7 @@
 //! kallsyms, boot parameters and the in-kernel test runner.
 #[macro_use]
 pub mod printk;
+pub mod errno;
 pub mod exit;
 pub mod fork;
 pub mod kallsyms;
@@ -12,6 +13,8 @@ pub mod params;
 pub mod pid;
 pub mod sched;
 pub mod smp;
+pub mod sys;
+pub mod syscalls;
 pub mod task;
 pub mod time;
 pub mod trace;

@@ -125,9 +125,11 @@ pub struct ThreadInfo {
 }
 
 /// `struct thread_struct`: what switch_to saves. Callee-saved registers and
-/// the return address live on the kernel stack; only rsp is kept here.
+/// the return address live on the kernel stack; rsp and the user TLS base
+/// (FS, set by arch_prctl) are kept here.
 pub struct ThreadStruct {
     pub sp: AtomicU64,
+    pub fsbase: AtomicU64,
 }
 
 /// `struct sched_entity` (CFS), protected by the rq lock.
@@ -205,6 +207,10 @@ pub struct TaskStruct {
     pub ignores_sigchld: AtomicBool,
     /// Parents sleep here in wait (Linux: signal->wait_chldexit).
     pub wait_chldexit: crate::kernel::sched::wait::WaitQueueHead,
+    /// The user address space (None for kernel threads).
+    pub mm: SpinLock<Option<Arc<crate::mm::mmap::MmStruct>>>,
+    /// set_tid_address / CLONE_CHILD_CLEARTID: cleared (and woken) at exit.
+    pub clear_child_tid: AtomicU64,
 }
 
 /// Tasks created and not yet released (Linux: nr_threads).
@@ -294,11 +300,13 @@ impl TaskStruct {
             stime: AtomicU64::new(0),
             nvcsw: AtomicU64::new(0),
             nivcsw: AtomicU64::new(0),
-            thread: ThreadStruct { sp: AtomicU64::new(0) },
+            thread: ThreadStruct { sp: AtomicU64::new(0), fsbase: AtomicU64::new(0) },
             stack: init.stack,
             kthread: SpinLock::new("kthread", None),
             ignores_sigchld: AtomicBool::new(false),
             wait_chldexit: crate::kernel::sched::wait::WaitQueueHead::new(),
+            mm: SpinLock::new("mm", None),
+            clear_child_tid: AtomicU64::new(0),
         }
     }
 
@@ -345,6 +353,14 @@ impl TaskStruct {
     }
     pub fn clear_need_resched(&self) {
         self.thread_info.flags.fetch_and(!TIF_NEED_RESCHED, Relaxed);
+    }
+}
+
+impl TaskStruct {
+    /// `task_pt_regs`: where the user registers live, at the top of the
+    /// kernel stack (entry_64.S builds them there).
+    pub fn pt_regs_addr(&self) -> u64 {
+        self.stack.top() - core::mem::size_of::<crate::arch::ptregs::PtRegs>() as u64
     }
 }
 

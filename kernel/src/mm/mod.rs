@@ -14,6 +14,7 @@
 //! the buddy allocator get every free page) -> kmalloc works.
 
 pub mod memblock;
+pub mod mmap;
 pub mod page_alloc;
 pub mod pgtable;
 pub mod slab;
@@ -61,6 +62,20 @@ pub fn kernel_addr_mapped(addr: u64, len: u64) -> bool {
     let (ks, ke) = kernel_image_range();
     let dm_end = DIRECT_MAP_END.load(Relaxed);
     (addr >= ks && end <= ke) || (dm_end != 0 && addr >= PAGE_OFFSET && end <= dm_end)
+}
+
+/// Copy kernel bytes to physical memory (through the direct map).
+pub fn copy_to_phys(pa: u64, data: &[u8]) {
+    // SAFETY: callers pass physical addresses of pages they own (user pages
+    // of an address space being built or faulted in), covered by the direct
+    // map, with data not crossing the page.
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), phys_to_virt(pa) as *mut u8, data.len()) }
+}
+
+/// Copy from physical memory to a kernel buffer (through the direct map).
+pub fn copy_from_phys(pa: u64, out: &mut [u8]) {
+    // SAFETY: as copy_to_phys.
+    unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(pa) as *const u8, out.as_mut_ptr(), out.len()) }
 }
 
 /// Bring up memory management on the boot CPU.

@@ -98,6 +98,12 @@ pub fn paging_init(max_phys: u64) -> u64 {
         write_entry(pmd, index(va, 1), pa | flags.bits());
         pa += 2 << 20;
     }
+    // Give every kernel-half PGD slot a PUD table now, so kernel mappings
+    // made later never add PGD entries: user address spaces copy the
+    // kernel half once, at creation (Linux's sync_global_pgds avoided).
+    for i in 256..ENTRIES {
+        ensure_table(pgd, i, true);
+    }
     INIT_MM_PGD.store(pgd, Relaxed);
     // SAFETY: the new tables map the kernel image at the same virtual
     // addresses as the boot tables (text, data, the boot stack), so execution
@@ -152,6 +158,51 @@ impl PageTable {
     /// The kernel's own table (init_mm).
     pub fn kernel() -> PageTable {
         PageTable { pgd: init_mm_pgd() }
+    }
+
+    /// A handle on an existing table (the owner frees it).
+    pub fn from_phys(pgd: u64) -> PageTable {
+        PageTable { pgd }
+    }
+
+    /// `pgd_alloc`: a new PGD with an empty user half and init_mm's kernel half.
+    pub fn new_user() -> Option<PageTable> {
+        let pgd = super::page_alloc::get_zeroed_page()?;
+        let kernel = init_mm_pgd();
+        for i in 256..ENTRIES {
+            write_entry(pgd, i, read_entry(kernel, i));
+        }
+        Some(PageTable { pgd })
+    }
+
+    /// Free every page and table of the user half, then the PGD itself
+    /// (exit_mmap + free_pgtables + pgd_free). The table must not be live
+    /// in any CPU's CR3.
+    pub fn free_user_half(&mut self) {
+        fn free_level(table: u64, level: u32) {
+            for i in 0..ENTRIES {
+                let e = read_entry(table, i);
+                if e & PteFlags::PRESENT.bits() == 0 {
+                    continue;
+                }
+                let next = e & PTE_ADDR_MASK;
+                if level > 1 {
+                    free_level(next, level - 1);
+                }
+                // Leaf pages (level 1 entries) and page tables alike.
+                super::page_alloc::free_pages(next, 0);
+            }
+        }
+        for i in 0..256 {
+            let e = read_entry(self.pgd, i);
+            if e & PteFlags::PRESENT.bits() != 0 {
+                let pud = e & PTE_ADDR_MASK;
+                free_level(pud, 3);
+                super::page_alloc::free_pages(pud, 0);
+            }
+        }
+        super::page_alloc::free_pages(self.pgd, 0);
+        self.pgd = 0;
     }
 
     pub fn pgd_phys(&self) -> u64 {

@@ -91,6 +91,7 @@ pub fn cpu_init(cpu: usize, ist_tops: [u64; N_IST]) {
         load_tss(tss_sel);
     }
     load_idt();
+    super::syscall::syscall_init();
 }
 
 #[repr(C)]

@@ -118,3 +118,143 @@ interrupt_body:
     swapgs
 3:  iretq
     .size common_interrupt, . - common_interrupt
+
+/* ---------------------------------------------------------------------
+ * System calls (entry_SYSCALL_64). SYSCALL leaves the user rip in rcx and
+ * rflags in r11 and does not switch stacks: swapgs, stash the user rsp in
+ * the per-CPU area, switch to the task's kernel stack and build the same
+ * struct pt_regs an interrupt from user mode builds, at the same place
+ * (the top of the kernel stack: task_pt_regs). The user's SSE state is
+ * saved below it, because the kernel's Rust code uses SSE registers that
+ * the syscall ABI promises to preserve.
+ * --------------------------------------------------------------------- */
+    .set PERCPU_USER_RSP, 16
+    .set REGS_RIP, 17*8
+    .set REGS_CS, 18*8
+
+    .global entry_SYSCALL_64
+    .type entry_SYSCALL_64, @function
+entry_SYSCALL_64:
+    swapgs
+    movq %rsp, %gs:PERCPU_USER_RSP
+    movq %gs:PERCPU_KSTACK_TOP, %rsp
+    pushq $0x2b                     /* ss: __USER_DS */
+    pushq %gs:PERCPU_USER_RSP       /* rsp */
+    pushq %r11                      /* rflags */
+    pushq $0x33                     /* cs: __USER_CS */
+    pushq %rcx                      /* rip */
+    pushq $0                        /* error code slot */
+    pushq %rax                      /* orig_ax: the system call number */
+    pushq %rdi
+    pushq %rsi
+    pushq %rdx
+    pushq %rcx
+    pushq $-38                      /* ax: -ENOSYS until the call sets it */
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %rbx
+    pushq %rbp
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    xorl %ebp, %ebp                 /* backtraces end here */
+    movq %rsp, %rbx
+    subq $512, %rsp
+    fxsave64 (%rsp)
+    sti
+    movq %rbx, %rdi
+    call do_syscall_64
+    cli
+    fxrstor64 (%rsp)
+    jmp ret_to_user_regs
+    .size entry_SYSCALL_64, . - entry_SYSCALL_64
+
+/* Return to user mode from the pt_regs at %rbx (interrupts off, SSE state
+ * already loaded). SYSRET when rip is canonical and cs is the 64-bit user
+ * segment (SYSRET with a non-canonical rcx faults in kernel mode on Intel
+ * CPUs with the user's rsp: the classic hazard), IRET otherwise. */
+    .global ret_to_user_regs
+    .type ret_to_user_regs, @function
+ret_to_user_regs:
+    movq %rbx, %rsp
+    movq REGS_RIP(%rsp), %rcx
+    movq %rcx, %r11
+    shlq $16, %r11
+    sarq $16, %r11
+    cmpq %rcx, %r11
+    jne 1f
+    cmpq $0x33, REGS_CS(%rsp)
+    jne 1f
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbp
+    popq %rbx
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rax
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+    movq 16(%rsp), %rcx             /* rip */
+    movq 32(%rsp), %r11             /* rflags */
+    movq 40(%rsp), %rsp             /* user rsp */
+    swapgs
+    sysretq
+1:  popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbp
+    popq %rbx
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rax
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+    addq $16, %rsp
+    swapgs
+    iretq
+    .size ret_to_user_regs, . - ret_to_user_regs
+
+/* First return to user mode of a task whose pt_regs were just written
+ * (exec from a kernel thread, a forked child): clean SSE state. */
+    .global ret_to_user_fresh
+    .type ret_to_user_fresh, @function
+ret_to_user_fresh:
+    cli
+    movq %gs:PERCPU_KSTACK_TOP, %rbx
+    subq $176, %rbx                 /* task_pt_regs */
+    movabsq $init_fpstate, %rax
+    fxrstor64 (%rax)
+    jmp ret_to_user_regs
+    .size ret_to_user_fresh, . - ret_to_user_fresh
+
+/* copy_from_user/copy_to_user: `rep movsb` may fault on a user address;
+ * the page-fault handler then resumes at the fixup (exception table:
+ * copy_user_fault_ip -> copy_user_fixup), which returns the bytes left. */
+    .global __copy_user
+    .global copy_user_fault_ip
+    .global copy_user_fixup
+    .type __copy_user, @function
+__copy_user:                        /* rdi = dst, rsi = src, rdx = len */
+    movq %rdx, %rcx
+copy_user_fault_ip:
+    rep movsb
+    xorl %eax, %eax
+    ret
+copy_user_fixup:
+    movq %rcx, %rax
+    ret
+    .size __copy_user, . - __copy_user

@@ -16,7 +16,44 @@ const X86_PF_PK: u64 = 1 << 5;
 pub fn do_page_fault(regs: &mut PtRegs) {
     let address = read_cr2();
     let err = regs.error_code;
+    if address < super::uaccess::TASK_SIZE_MAX {
+        // A user address, touched by user code or by a user copy.
+        if let Some(cur) = super::current::try_current() {
+            let mm = cur.mm.lock_irqsave().clone();
+            if let Some(mm) = mm {
+                let user_rsp = if regs.user_mode() { regs.rsp } else { 0 };
+                if mm.handle_mm_fault(address, err & X86_PF_WRITE != 0, err & X86_PF_INSTR != 0, user_rsp).is_ok() {
+                    return;
+                }
+            }
+            if regs.user_mode() {
+                drop(cur);
+                bad_area(regs, err, address);
+            }
+        }
+        if super::uaccess::fixup_exception(regs) {
+            return;
+        }
+    }
     no_context(regs, err, address);
+}
+
+/// `__bad_area_nosemaphore` for user mode: Linux logs the fault
+/// (show_signal_msg) and delivers SIGSEGV; without signal handlers yet
+/// (issue 4) the default action applies at once: the process dies of it.
+fn bad_area(regs: &PtRegs, err: u64, address: u64) -> ! {
+    let (pid, comm) = crate::kernel::panic::current_pid_comm();
+    pr_info!(
+        "{}[{}]: segfault at {:x} ip {:016x} sp {:016x} error {:x}",
+        comm.as_str(),
+        pid,
+        address,
+        regs.rip,
+        regs.rsp,
+        err
+    );
+    const SIGSEGV: i32 = 11;
+    crate::kernel::exit::do_group_exit(SIGSEGV)
 }
 
 fn no_context(regs: &PtRegs, err: u64, address: u64) -> ! {

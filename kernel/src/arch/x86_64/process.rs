@@ -15,7 +15,8 @@ use core::arch::global_asm;
 use super::percpu::{smp_processor_id, NR_CPUS};
 use crate::kernel::task::TaskStruct;
 use alloc::sync::Arc;
-use core::sync::atomic::AtomicU64;
+use super::ptregs::PtRegs;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 global_asm!(
     r#"
@@ -47,7 +48,8 @@ ret_from_fork:
     movq %rbx, %rdi
     movq %r12, %rsi
     call ret_from_fork_kthread
-    ud2
+    /* it returns only for a task that now has a user context */
+    jmp ret_to_user_fresh
     .size ret_from_fork, . - ret_from_fork
 "#,
     options(att_syntax)
@@ -94,8 +96,11 @@ pub fn copy_thread(stack_top: u64, f: ThreadFn) -> u64 {
     // A thin pointer fits one register: box the (fat) closure box.
     let raw = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(f)) as u64;
     // Frame popped by __switch_to_asm: r15 r14 r13 r12 rbx rbp, then the
-    // return address; placed so rsp is 16-byte aligned after the ret.
-    let sp = stack_top - 16 - 7 * 8;
+    // return address; placed below the pt_regs area every kernel stack
+    // reserves at its top (user registers go there: start_thread, entry),
+    // so that rsp is 16-byte aligned after the ret.
+    let regs_size = core::mem::size_of::<PtRegs>() as u64;
+    let sp = stack_top - regs_size - 16 - 7 * 8;
     let frame: [u64; 7] = [0, 0, 0, 0, raw, 0, ret_from_fork as *const () as u64];
     // SAFETY: [sp, sp + 56) lies inside the new task's freshly allocated
     // kernel stack, which no one else uses yet.
@@ -103,9 +108,105 @@ pub fn copy_thread(stack_top: u64, f: ThreadFn) -> u64 {
     sp
 }
 
+/// The per-task parts of a switch that live in CPU state: the kernel stack
+/// the entry code uses (Linux: TSS.sp0 / cpu_current_top_of_stack), the
+/// user TLS base (FS), and the address space (switch_mm). Kernel threads
+/// keep the previous address space loaded (lazy TLB, as Linux's active_mm);
+/// its kernel half is the same everywhere, and ACTIVE_MM keeps it alive.
+pub fn switch_mm_and_tls(prev: &TaskStruct, next: &TaskStruct) {
+    let pc = super::percpu::this_cpu();
+    pc.kernel_stack_top.store(next.stack.top(), Relaxed);
+    let prev_fs = prev.thread.fsbase.load(Relaxed);
+    let next_fs = next.thread.fsbase.load(Relaxed);
+    if prev_fs != next_fs {
+        // SAFETY: FS_BASE only affects fs-relative accesses, which only user
+        // code (TLS) makes.
+        unsafe { super::processor::wrmsr(super::processor::MSR_FS_BASE, next_fs) };
+    }
+    if let Some(mm) = next.mm.lock_irqsave().clone() {
+        activate_mm(mm);
+    }
+}
+
+/// mm loaded in each CPU's CR3 (other than init_mm), kept alive while loaded.
+static ACTIVE_MM: [crate::sync::SpinLock<Option<Arc<crate::mm::mmap::MmStruct>>>; NR_CPUS] =
+    [const { crate::sync::SpinLock::new("active_mm", None) }; NR_CPUS];
+
+/// `switch_mm`: load `mm` on this CPU (and keep it alive while loaded).
+pub fn activate_mm(mm: Arc<crate::mm::mmap::MmStruct>) {
+    let cpu = smp_processor_id();
+    let mut slot = ACTIVE_MM[cpu].lock_irqsave();
+    if slot.as_ref().is_some_and(|a| Arc::ptr_eq(a, &mm)) {
+        return;
+    }
+    // SAFETY: an mm's PGD shares the kernel half with init_mm, so the
+    // running kernel stays mapped; the old mm is released only after CR3
+    // no longer points at it.
+    unsafe { super::processor::write_cr3(mm.pgd_phys()) };
+    let old = slot.replace(mm);
+    drop(slot);
+    drop(old);
+}
+
+/// Load init_mm (before freeing the mm this CPU has loaded).
+pub fn activate_init_mm() {
+    let cpu = smp_processor_id();
+    let mut slot = ACTIVE_MM[cpu].lock_irqsave();
+    // SAFETY: init_mm maps the whole kernel.
+    unsafe { super::processor::write_cr3(crate::mm::pgtable::init_mm_pgd()) };
+    let old = slot.take();
+    drop(slot);
+    drop(old);
+}
+
+/// `start_thread`: make the current task enter user mode at `ip` with
+/// stack `sp` when it next returns to user mode (a kernel thread returns
+/// from its function; a process returns from execve).
+pub fn start_thread(ip: u64, sp: u64) {
+    let cur = crate::kernel::task::current();
+    let regs = cur.pt_regs_addr() as *mut PtRegs;
+    let fresh = PtRegs { rip: ip, cs: 0x33, rflags: 0x202, rsp: sp, ss: 0x2b, ..PtRegs::default() };
+    // SAFETY: task_pt_regs is the top 176 bytes of the current task's own
+    // kernel stack, reserved for the user register frame; nothing else
+    // lives there while the task is in the kernel on a deeper frame.
+    unsafe { regs.write(fresh) };
+    cur.thread.fsbase.store(0, Relaxed);
+    // SAFETY: clears the user TLS base; the kernel does not use FS.
+    unsafe { super::processor::wrmsr(super::processor::MSR_FS_BASE, 0) };
+}
+
+pub const ARCH_SET_GS: u64 = 0x1001;
+pub const ARCH_SET_FS: u64 = 0x1002;
+pub const ARCH_GET_FS: u64 = 0x1003;
+pub const ARCH_GET_GS: u64 = 0x1004;
+
+/// `sys_arch_prctl` (arch/x86/kernel/process_64.c): the TLS base.
+pub fn sys_arch_prctl(code: u64, addr: u64) -> crate::kernel::errno::KResult<u64> {
+    use crate::kernel::errno::{EINVAL, EPERM};
+    let cur = crate::kernel::task::current();
+    match code {
+        ARCH_SET_FS => {
+            if addr >= super::uaccess::TASK_SIZE_MAX {
+                return Err(EPERM);
+            }
+            cur.thread.fsbase.store(addr, Relaxed);
+            // SAFETY: sets the user TLS base to a user address.
+            unsafe { super::processor::wrmsr(super::processor::MSR_FS_BASE, addr) };
+            Ok(0)
+        }
+        ARCH_GET_FS => {
+            super::uaccess::put_user_u64(addr, cur.thread.fsbase.load(Relaxed))?;
+            Ok(0)
+        }
+        // The user GS base would need saving and swapgs care: not yet.
+        ARCH_SET_GS | ARCH_GET_GS => Err(EINVAL),
+        _ => Err(EINVAL),
+    }
+}
+
 /// First Rust code of a new kernel thread, after schedule_tail.
 #[no_mangle]
-extern "C" fn ret_from_fork_kthread(f: usize, _unused: usize) -> ! {
+extern "C" fn ret_from_fork_kthread(f: usize, _unused: usize) {
     // The box must be gone before do_exit: nothing on this frame is ever
     // dropped once do_exit has been called (it does not return).
     let ret = {
@@ -114,5 +215,10 @@ extern "C" fn ret_from_fork_kthread(f: usize, _unused: usize) -> ! {
         let f: alloc::boxed::Box<ThreadFn> = unsafe { alloc::boxed::Box::from_raw(f as *mut ThreadFn) };
         (*f)()
     };
+    // A kernel thread that exec'd a program returns here and goes on to
+    // user mode (Linux's ret_from_fork does the same after kernel_execve).
+    if crate::kernel::task::current().mm.lock_irqsave().is_some() {
+        return;
+    }
     crate::kernel::exit::do_exit(ret)
 }

@@ -16,6 +16,7 @@ mod mm;
 mod sched;
 mod smp;
 mod time;
+mod user;
 mod trace;
 mod workqueue;
 
@@ -40,7 +41,7 @@ macro_rules! ensure {
 }
 pub(crate) use ensure;
 
-const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS, sched::TESTS, workqueue::TESTS, trace::TESTS];
+const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS, sched::TESTS, workqueue::TESTS, user::TESTS, trace::TESTS];
 
 /// Set by the FPU test: the timer interrupt clobbers every SSE register.
 pub static FPU_CLOBBER: AtomicBool = AtomicBool::new(false);

@@ -320,6 +320,7 @@ fn context_switch(mut rq: SpinLockGuard<'static, Rq>, prev: Arc<TaskStruct>, nex
     next.on_cpu.store(true, Release);
     rq.curr = Some(next.clone());
     set_current(&next);
+    crate::arch::process::switch_mm_and_tls(&prev, &next);
     let next_sp = next.thread.sp.load(Acquire);
     drop(next);
     rq.handoff();
@@ -398,6 +399,14 @@ pub fn need_resched() -> bool {
 /// `schedule_idle`: the idle task's way into the scheduler.
 pub fn schedule_idle() {
     __schedule(false);
+}
+
+/// `exit_to_usermode_loop`: the work due before returning to user mode
+/// (rescheduling now; signals with issue 4's signal delivery).
+pub fn exit_to_usermode_loop() {
+    while need_resched() {
+        schedule();
+    }
 }
 
 /// `cond_resched`: a voluntary preemption point for long kernel loops.

@@ -1,0 +1,238 @@
+//! User address spaces (mirrors mm/mmap.c, mm/memory.c's handle_mm_fault
+//! and kernel/fork.c's mm_struct lifetime).
+//!
+//! An `MmStruct` owns a page table whose upper (kernel) half is shared with
+//! every other address space, and a set of VMAs describing what may be
+//! mapped below TASK_SIZE. Pages are allocated on first touch
+//! (demand-zero); the stack VMA grows down on faults just below it, as
+//! Linux's expand_stack. Freeing the mm frees every page it mapped.
+//!
+//! Left out for now: file-backed and shared mappings, copy-on-write fork
+//! (dup_mmap), mprotect, mremap: the rest of issue 4.
+
+use super::pgtable::{PageTable, PteFlags};
+use super::{page_alloc, PAGE_SIZE};
+use crate::kernel::errno::{KResult, EFAULT, ENOMEM};
+use crate::sync::SpinLock;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+
+pub const VM_READ: u32 = 0x1;
+pub const VM_WRITE: u32 = 0x2;
+pub const VM_EXEC: u32 = 0x4;
+pub const VM_GROWSDOWN: u32 = 0x100;
+
+/// Linux's x86_64 STACK_TOP without randomization (TASK_SIZE).
+pub const STACK_TOP: u64 = 0x7fff_ffff_f000;
+/// RLIMIT_STACK default: 8 MiB.
+pub const STACK_LIMIT: u64 = 8 << 20;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub flags: u32,
+}
+
+pub struct MmInner {
+    /// VMAs by start address, non-overlapping.
+    pub vmas: BTreeMap<u64, Vma>,
+    pub start_brk: u64,
+    pub brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+/// `struct mm_struct`. Lock order: after the task locks; the page table is
+/// only changed with `inner` held.
+pub struct MmStruct {
+    pgd: PageTable,
+    pub inner: SpinLock<MmInner>,
+}
+
+pub fn page_down(a: u64) -> u64 {
+    a & !(PAGE_SIZE - 1)
+}
+pub fn page_up(a: u64) -> u64 {
+    (a + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
+
+fn pte_flags(vm: u32) -> PteFlags {
+    let mut f = PteFlags::PRESENT | PteFlags::USER;
+    if vm & VM_WRITE != 0 {
+        f |= PteFlags::RW;
+    }
+    if vm & VM_EXEC == 0 {
+        f |= PteFlags::NX;
+    }
+    f
+}
+
+impl MmStruct {
+    /// `mm_alloc`: an empty address space sharing the kernel's upper half.
+    pub fn new() -> KResult<Arc<MmStruct>> {
+        let pgd = PageTable::new_user().ok_or(ENOMEM)?;
+        Ok(Arc::new(MmStruct {
+            pgd,
+            inner: SpinLock::new(
+                "mm->mmap_sem",
+                MmInner { vmas: BTreeMap::new(), start_brk: 0, brk: 0, start_stack: 0, arg_start: 0, arg_end: 0, env_start: 0, env_end: 0 },
+            ),
+        }))
+    }
+
+    pub fn pgd_phys(&self) -> u64 {
+        self.pgd.pgd_phys()
+    }
+
+    /// Add a VMA (no overlap allowed).
+    pub fn insert_vma(&self, start: u64, end: u64, flags: u32) -> KResult<()> {
+        let mut mm = self.inner.lock_irqsave();
+        if mm.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start) {
+            return Err(EFAULT);
+        }
+        mm.vmas.insert(start, Vma { start, end, flags });
+        Ok(())
+    }
+
+    pub fn find_vma(&self, addr: u64) -> Option<Vma> {
+        let mm = self.inner.lock_irqsave();
+        mm.vmas.range(..=addr).next_back().map(|(_, v)| *v).filter(|v| addr < v.end)
+    }
+
+    /// Allocate and map a zeroed page at `va` (page aligned) with the VMA's
+    /// flags; returns its physical address (so exec can fill it).
+    pub fn populate_page(&self, va: u64, vm_flags: u32) -> KResult<u64> {
+        if let Some(pa) = self.pgd.translate(va) {
+            return Ok(page_down(pa));
+        }
+        let pa = page_alloc::get_zeroed_page().ok_or(ENOMEM)?;
+        let mut pt = PageTable::from_phys(self.pgd.pgd_phys());
+        if pt.map_page(va, pa, pte_flags(vm_flags)).is_err() {
+            page_alloc::free_pages(pa, 0);
+            return Err(ENOMEM);
+        }
+        Ok(pa)
+    }
+
+    /// Copy `data` into this address space at `va` (pages must be mapped
+    /// already, e.g. by populate_page), through the direct map.
+    pub fn write_bytes(&self, mut va: u64, mut data: &[u8]) -> KResult<()> {
+        while !data.is_empty() {
+            let pa = self.pgd.translate(va).ok_or(EFAULT)?;
+            let n = data.len().min((PAGE_SIZE - (va % PAGE_SIZE)) as usize);
+            super::copy_to_phys(pa, &data[..n]);
+            data = &data[n..];
+            va += n as u64;
+        }
+        Ok(())
+    }
+
+    /// `handle_mm_fault`: make `addr` accessible for this fault, or fail
+    /// (the caller turns that into SIGSEGV or a fixup).
+    pub fn handle_mm_fault(&self, addr: u64, write: bool, exec: bool, user_rsp: u64) -> KResult<()> {
+        let vma = match self.find_vma(addr) {
+            Some(v) => v,
+            None => self.expand_stack(addr, user_rsp)?,
+        };
+        if (write && vma.flags & VM_WRITE == 0) || (exec && vma.flags & VM_EXEC == 0) || vma.flags & (VM_READ | VM_WRITE | VM_EXEC) == 0 {
+            return Err(EFAULT);
+        }
+        if self.pgd.translate(addr).is_some() {
+            // Present and permitted: a protection fault we cannot resolve
+            // (copy-on-write comes with fork).
+            return Err(EFAULT);
+        }
+        self.populate_page(page_down(addr), vma.flags).map(|_| ())
+    }
+
+    /// `expand_stack`: a fault just below the stack VMA grows it, within
+    /// RLIMIT_STACK and not far below the user's rsp (Linux's 64 KiB + 32
+    /// words check for `push`-like accesses, as in 4.19).
+    fn expand_stack(&self, addr: u64, user_rsp: u64) -> KResult<Vma> {
+        let mut mm = self.inner.lock_irqsave();
+        let (&start, stack) = mm.vmas.range(addr..).next().ok_or(EFAULT)?;
+        if stack.flags & VM_GROWSDOWN == 0 {
+            return Err(EFAULT);
+        }
+        if addr.saturating_add(65536 + 32 * 8) < user_rsp || stack.end - page_down(addr) > STACK_LIMIT {
+            return Err(EFAULT);
+        }
+        let mut v = *stack;
+        mm.vmas.remove(&start);
+        v.start = page_down(addr);
+        mm.vmas.insert(v.start, v);
+        Ok(v)
+    }
+
+    /// `sys_brk` body: move the break, mapping or unmapping whole pages.
+    pub fn brk(&self, new: u64) -> u64 {
+        let mut mm = self.inner.lock_irqsave();
+        let (start, old) = (mm.start_brk, mm.brk);
+        if new < start || new > STACK_TOP - STACK_LIMIT {
+            return old;
+        }
+        let (old_end, new_end) = (page_up(old), page_up(new));
+        if new_end > old_end {
+            // Must not run into another mapping.
+            if mm.vmas.range(old_end..new_end).next().is_some() {
+                return old;
+            }
+        }
+        // The heap VMA starts at start_brk and ends at page_up(brk).
+        mm.vmas.remove(&start);
+        if new_end > start {
+            mm.vmas.insert(start, Vma { start, end: new_end, flags: VM_READ | VM_WRITE });
+        }
+        if new_end < old_end {
+            drop(mm);
+            self.unmap_range(new_end, old_end);
+            mm = self.inner.lock_irqsave();
+        }
+        mm.brk = new;
+        new
+    }
+
+    /// Unmap and free the pages in [start, end).
+    pub fn unmap_range(&self, start: u64, end: u64) {
+        let mut pt = PageTable::from_phys(self.pgd.pgd_phys());
+        let mut va = start;
+        while va < end {
+            if let Some(pa) = pt.unmap_page(va) {
+                page_alloc::free_pages(pa, 0);
+            }
+            va += PAGE_SIZE;
+        }
+    }
+}
+
+impl Drop for MmStruct {
+    /// `exit_mmap` + `free_pgd_range`: every user page and table goes back.
+    fn drop(&mut self) {
+        self.pgd.free_user_half();
+    }
+}
+
+/// `sys_brk`.
+pub fn sys_brk(addr: u64) -> KResult<u64> {
+    let cur = crate::kernel::task::current();
+    let mm = cur.mm.lock_irqsave().clone().ok_or(ENOMEM)?;
+    Ok(mm.brk(addr))
+}
+
+/// Touch-free helper for tests: read bytes back from an address space.
+pub fn read_bytes(mm: &MmStruct, mut va: u64, out: &mut [u8]) -> KResult<()> {
+    let mut done = 0;
+    while done < out.len() {
+        let pa = mm.pgd.translate(va).ok_or(EFAULT)?;
+        let n = (out.len() - done).min((PAGE_SIZE - (va % PAGE_SIZE)) as usize);
+        super::copy_from_phys(pa, &mut out[done..done + n]);
+        done += n;
+        va += n as u64;
+    }
+    Ok(())
+}
+
