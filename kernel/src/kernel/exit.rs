@@ -73,6 +73,54 @@ pub fn do_group_exit(exit_code: i32) -> ! {
     do_exit(exit_code)
 }
 
+pub const WNOHANG: u64 = 1;
+
+/// `sys_wait4` -> `kernel_wait4` -> `do_wait`: reap a zombie child.
+pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, _rusage: u64) -> KResult<u64> {
+    use crate::kernel::errno::{ECHILD, EINVAL};
+    if options & !(WNOHANG | 2 /* WUNTRACED */ | 8 /* WCONTINUED */ | 0x4000_0000 /* __WALL */) != 0 {
+        return Err(EINVAL);
+    }
+    let me = current();
+    tp::trace_sched_process_wait(&me.comm(), if upid > 0 { upid as i32 } else { 0 }, me.prio());
+    loop {
+        let children = me.children.lock_irqsave().clone();
+        let mut any = false;
+        for c in children.iter().filter(|c| upid == -1 || upid == 0 || c.pid as i64 == upid || -(c.tgid as i64) == upid) {
+            any = true;
+            if c.exit_state.load(Acquire) == EXIT_ZOMBIE {
+                return wait_task_zombie(c, stat_addr);
+            }
+        }
+        if !any {
+            return Err(ECHILD);
+        }
+        if options & WNOHANG != 0 {
+            return Ok(0);
+        }
+        crate::kernel::sched::wait::wait_event(&me.wait_chldexit, TASK_INTERRUPTIBLE, || {
+            me.children.lock_irqsave().iter().any(|c| c.exit_state.load(Acquire) == EXIT_ZOMBIE)
+        });
+    }
+}
+
+/// `wait_task_zombie`: report the status and release the child.
+fn wait_task_zombie(c: &Arc<TaskStruct>, stat_addr: u64) -> KResult<u64> {
+    if stat_addr != 0 {
+        crate::arch::uaccess::put_user_u32(stat_addr, c.exit_code.load(Relaxed) as u32)?;
+    }
+    // Only one waiter may reap it.
+    if c.exit_state.compare_exchange(EXIT_ZOMBIE, EXIT_DEAD, AcqRel, Relaxed).is_err() {
+        return Ok(0);
+    }
+    // Its last switch may still be running on another CPU.
+    while c.on_cpu.load(Acquire) {
+        core::hint::spin_loop();
+    }
+    release_task(c);
+    Ok(c.pid as u64)
+}
+
 /// `find_new_reaper`: orphans go to init (pid 1), or kthreadd's... no:
 /// Linux gives every orphan to the namespace's child_reaper, init.
 fn find_new_reaper() -> Option<Arc<TaskStruct>> {
@@ -120,7 +168,7 @@ pub fn release_task(p: &Arc<TaskStruct>) {
     }
     detach_pid(p.pid);
     NR_THREADS.fetch_sub(1, Relaxed);
-    if p.state() == TASK_DEAD && !p.on_cpu.load(Acquire) {
+    if p.state() == TASK_DEAD && !p.on_cpu.load(Acquire) && p.exit_state.load(Acquire) == EXIT_DEAD {
         // A zombie reaped after its last switch: nothing else will free it.
         tp::trace_sched_process_free(&p.comm(), p.pid, p.prio());
     }

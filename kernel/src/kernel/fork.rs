@@ -41,9 +41,55 @@ pub fn kernel_thread_pid(f: impl FnOnce() -> i32 + Send + 'static, flags: u64, p
     _do_fork(flags | CLONE_VM | CLONE_UNTRACED, Box::new(f), Some(pid))
 }
 
+pub const CLONE_SETTLS: u64 = 0x0008_0000;
+pub const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
+pub const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
+pub const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+
+/// What a new task runs: a kernel thread function, or the parent's user
+/// registers (fork/clone from user space).
+pub enum ForkStart<'a> {
+    Kernel(ThreadFn),
+    User { regs: &'a crate::arch::ptregs::PtRegs, newsp: u64, tls: u64, child_tidptr: u64 },
+}
+
+/// `sys_fork`.
+pub fn sys_fork(regs: &crate::arch::ptregs::PtRegs) -> crate::kernel::errno::KResult<u64> {
+    user_fork(SIGCHLD, regs, 0, 0, 0, 0)
+}
+
+/// `sys_clone` (x86_64 argument order: flags, newsp, parent_tid, child_tid, tls).
+pub fn sys_clone(
+    regs: &crate::arch::ptregs::PtRegs,
+    flags: u64,
+    newsp: u64,
+    parent_tidptr: u64,
+    child_tidptr: u64,
+    tls: u64,
+) -> crate::kernel::errno::KResult<u64> {
+    // Threads, vfork and shared handlers arrive with the rest of issue 4.
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VFORK | CLONE_FILES | CLONE_FS) != 0 {
+        return Err(crate::kernel::errno::EINVAL);
+    }
+    user_fork(flags, regs, newsp, parent_tidptr, child_tidptr, tls)
+}
+
+fn user_fork(flags: u64, regs: &crate::arch::ptregs::PtRegs, newsp: u64, parent_tidptr: u64, child_tidptr: u64, tls: u64) -> crate::kernel::errno::KResult<u64> {
+    let start = ForkStart::User { regs, newsp, tls, child_tidptr };
+    let pid = _do_fork_start(flags, start, None).map_err(|e| crate::kernel::errno::Errno(-e))?;
+    if flags & CLONE_PARENT_SETTID != 0 {
+        crate::arch::uaccess::put_user_u32(parent_tidptr, pid as u32)?;
+    }
+    Ok(pid as u64)
+}
+
 /// `_do_fork`.
 pub fn _do_fork(clone_flags: u64, f: ThreadFn, pid: Option<i32>) -> Result<i32, i32> {
-    let p = copy_process(clone_flags, f, pid)?;
+    _do_fork_start(clone_flags, ForkStart::Kernel(f), pid)
+}
+
+fn _do_fork_start(clone_flags: u64, start: ForkStart, pid: Option<i32>) -> Result<i32, i32> {
+    let p = copy_process(clone_flags, start, pid)?;
     let cur = current();
     tp::trace_sched_process_fork(&cur.comm(), cur.pid, &p.comm(), p.pid);
     let nr = p.pid;
@@ -77,8 +123,16 @@ fn dup_task_struct(orig: &TaskStruct, pid: i32, clone_flags: u64) -> Option<Task
     }))
 }
 
+/// `copy_mm`: share the address space (CLONE_VM) or copy it.
+fn copy_mm(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) -> Result<(), i32> {
+    let Some(mm) = cur.mm.lock_irqsave().clone() else { return Ok(()) };
+    let mm = if clone_flags & CLONE_VM != 0 { mm } else { mm.dup_mmap().map_err(|e| -e.0)? };
+    *p.mm.lock_irqsave() = Some(mm);
+    Ok(())
+}
+
 /// `copy_process`.
-fn copy_process(clone_flags: u64, f: ThreadFn, want_pid: Option<i32>) -> Result<Arc<TaskStruct>, i32> {
+fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Result<Arc<TaskStruct>, i32> {
     let cur = current();
     let pid = alloc_pid(want_pid).ok_or(-EAGAIN)?;
     let Some(p) = dup_task_struct(&cur, pid, clone_flags) else {
@@ -92,8 +146,22 @@ fn copy_process(clone_flags: u64, f: ThreadFn, want_pid: Option<i32>) -> Result<
         p.normal_prio.store(klib::sched::DEFAULT_PRIO, Relaxed);
         p.policy.store(SCHED_NORMAL, Relaxed);
     }
+    if let Err(e) = copy_mm(clone_flags, &cur, &p) {
+        free_pid(pid);
+        return Err(e);
+    }
     sched_fork(&p);
-    p.thread.sp.store(copy_thread(p.stack.top(), f), Release);
+    let sp = match start {
+        ForkStart::Kernel(f) => copy_thread(p.pt_regs_addr(), f),
+        ForkStart::User { regs, newsp, tls, child_tidptr } => {
+            p.thread.fsbase.store(if clone_flags & CLONE_SETTLS != 0 { tls } else { cur.thread.fsbase.load(Relaxed) }, Relaxed);
+            if clone_flags & CLONE_CHILD_CLEARTID != 0 {
+                p.clear_child_tid.store(child_tidptr, Relaxed);
+            }
+            crate::arch::process::copy_thread_user(&p, regs, newsp)
+        }
+    };
+    p.thread.sp.store(sp, Release);
 
     // Process tree: the parent is the caller, or the caller's parent (CLONE_PARENT).
     let parent = if clone_flags & CLONE_PARENT != 0 {

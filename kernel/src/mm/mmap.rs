@@ -196,6 +196,40 @@ impl MmStruct {
         new
     }
 
+    /// `dup_mmap` for fork: the child gets the same VMAs and its own copy
+    /// of every page present in the parent. (Linux shares the pages
+    /// copy-on-write; Tine copies them at fork for now: same semantics,
+    /// more copying.)
+    pub fn dup_mmap(&self) -> KResult<Arc<MmStruct>> {
+        let child = MmStruct::new()?;
+        let vmas: alloc::vec::Vec<Vma> = {
+            let p = self.inner.lock_irqsave();
+            let mut c = child.inner.lock_irqsave();
+            c.vmas = p.vmas.clone();
+            c.start_brk = p.start_brk;
+            c.brk = p.brk;
+            c.start_stack = p.start_stack;
+            c.arg_start = p.arg_start;
+            c.arg_end = p.arg_end;
+            c.env_start = p.env_start;
+            c.env_end = p.env_end;
+            p.vmas.values().copied().collect()
+        };
+        let mut buf = alloc::vec![0u8; PAGE_SIZE as usize];
+        for v in vmas {
+            let mut va = v.start;
+            while va < v.end {
+                if let Some(pa) = self.pgd.translate(va) {
+                    super::copy_from_phys(page_down(pa), &mut buf);
+                    let cpa = child.populate_page(va, v.flags)?;
+                    super::copy_to_phys(cpa, &buf);
+                }
+                va += PAGE_SIZE;
+            }
+        }
+        Ok(child)
+    }
+
     /// Unmap and free the pages in [start, end).
     pub fn unmap_range(&self, start: u64, end: u64) {
         let mut pt = PageTable::from_phys(self.pgd.pgd_phys());

@@ -45,6 +45,8 @@ __switch_to_asm:
     .type ret_from_fork, @function
 ret_from_fork:
     call schedule_tail
+    testq %rbx, %rbx
+    jz ret_to_user_fresh            /* a user fork: straight back to user mode */
     movq %rbx, %rdi
     movq %r12, %rsi
     call ret_from_fork_kthread
@@ -92,15 +94,14 @@ pub type ThreadFn = alloc::boxed::Box<dyn FnOnce() -> i32 + Send>;
 /// Prepare a new task's kernel stack so that the first switch to it enters
 /// `ret_from_fork`, which runs `f` (then do_exit with its result).
 /// Returns the initial thread.sp.
-pub fn copy_thread(stack_top: u64, f: ThreadFn) -> u64 {
+pub fn copy_thread(regs_addr: u64, f: ThreadFn) -> u64 {
     // A thin pointer fits one register: box the (fat) closure box.
     let raw = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(f)) as u64;
     // Frame popped by __switch_to_asm: r15 r14 r13 r12 rbx rbp, then the
     // return address; placed below the pt_regs area every kernel stack
     // reserves at its top (user registers go there: start_thread, entry),
     // so that rsp is 16-byte aligned after the ret.
-    let regs_size = core::mem::size_of::<PtRegs>() as u64;
-    let sp = stack_top - regs_size - 16 - 7 * 8;
+    let sp = regs_addr - 16 - 7 * 8;
     let frame: [u64; 7] = [0, 0, 0, 0, raw, 0, ret_from_fork as *const () as u64];
     // SAFETY: [sp, sp + 56) lies inside the new task's freshly allocated
     // kernel stack, which no one else uses yet.
@@ -202,6 +203,27 @@ pub fn sys_arch_prctl(code: u64, addr: u64) -> crate::kernel::errno::KResult<u64
         ARCH_SET_GS | ARCH_GET_GS => Err(EINVAL),
         _ => Err(EINVAL),
     }
+}
+
+/// `copy_thread` for a user fork: the child's first switch enters
+/// ret_from_fork with no thread function, which returns to user mode with
+/// `regs` (the parent's registers, fork's return value 0 in rax, and the
+/// new stack if `newsp`).
+pub fn copy_thread_user(child: &TaskStruct, regs: &PtRegs, newsp: u64) -> u64 {
+    let mut r = *regs;
+    r.rax = 0;
+    if newsp != 0 {
+        r.rsp = newsp;
+    }
+    let dst = child.pt_regs_addr() as *mut PtRegs;
+    // SAFETY: the child's kernel stack is new and unused; its top 176 bytes
+    // are the pt_regs area.
+    unsafe { dst.write(r) };
+    let sp = child.pt_regs_addr() - 16 - 7 * 8;
+    let frame: [u64; 7] = [0, 0, 0, 0, 0, 0, ret_from_fork as *const () as u64];
+    // SAFETY: [sp, sp + 56) lies in the child's new stack, below pt_regs.
+    unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), sp as *mut u64, 7) };
+    sp
 }
 
 /// First Rust code of a new kernel thread, after schedule_tail.

@@ -18,7 +18,43 @@ pub const TESTS: &[KTest] = &[
     KTest { name: "user_preempted_loop", func: user_busy, min_cpus: 1 },
     KTest { name: "user_stack_growth", func: user_stack, min_cpus: 1 },
     KTest { name: "user_mm_freed", func: user_mm_freed, min_cpus: 1 },
+    KTest { name: "user_fork_wait", func: user_fork_wait, min_cpus: 1 },
+    KTest { name: "user_wait_echild", func: user_wait_echild, min_cpus: 1 },
 ];
+
+/// Store 5 below rsp; fork; the child stores 9 there and exits with it;
+/// the parent wait4s for that pid and exits with 16 * WEXITSTATUS + its own
+/// value (149 if the copies were separate), or 99 if wait4 returned
+/// another pid.
+const FORK: &[u8] = &[
+    0x48, 0xc7, 0x44, 0x24, 0xf8, 0x05, 0x00, 0x00, 0x00, 0xb8, 0x39, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x85, 0xc0, 0x75, 0x15,
+    0x48, 0xc7, 0x44, 0x24, 0xf8, 0x09, 0x00, 0x00, 0x00, 0x48, 0x8b, 0x7c, 0x24, 0xf8, 0xb8, 0x3c, 0x00, 0x00, 0x00, 0x0f,
+    0x05, 0x89, 0xc3, 0x48, 0x83, 0xec, 0x10, 0x48, 0xc7, 0xc7, 0xff, 0xff, 0xff, 0xff, 0x48, 0x89, 0xe6, 0x31, 0xd2, 0x45,
+    0x31, 0xd2, 0xb8, 0x3d, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x39, 0xc3, 0x75, 0x15, 0x8b, 0x3c, 0x24, 0xc1, 0xef, 0x08, 0xc1,
+    0xe7, 0x04, 0x48, 0x03, 0x7c, 0x24, 0x08, 0xb8, 0x3c, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xbf, 0x63, 0x00, 0x00, 0x00, 0xb8,
+    0x3c, 0x00, 0x00, 0x00, 0x0f, 0x05,
+];
+/// wait4(-1, NULL, 0, NULL) with no children; exit(-ret)
+const ECHILD: &[u8] = &[
+    0x48, 0xc7, 0xc7, 0xff, 0xff, 0xff, 0xff, 0x31, 0xf6, 0x31, 0xd2, 0x45, 0x31, 0xd2, 0xb8, 0x3d, 0x00, 0x00, 0x00, 0x0f,
+    0x05, 0xf7, 0xd8, 0x89, 0xc7, 0xb8, 0x3c, 0x00, 0x00, 0x00, 0x0f, 0x05,
+];
+
+fn user_fork_wait() -> TestResult {
+    let before = crate::kernel::pid::nr_tasks();
+    let code = run_user(FORK, "ktest_fork")?;
+    ensure!(code != 99 << 8, "wait4 returned another pid than fork");
+    ensure!(code == 149 << 8, "exit {:#x}: expected 16*9+5 = 149 (child's own copy of the stack)", code);
+    msleep_until_quiet();
+    ensure!(crate::kernel::pid::nr_tasks() == before, "the reaped child is still in the pid table");
+    Ok(())
+}
+
+fn user_wait_echild() -> TestResult {
+    let code = run_user(ECHILD, "ktest_echild")?;
+    ensure!(code == 10 << 8, "wait4 without children gave {:#x}, expected ECHILD (10) << 8", code);
+    Ok(())
+}
 
 const CODE_AT: u64 = 0x40_0000;
 
@@ -112,10 +148,12 @@ fn user_mm_freed() -> TestResult {
     let free0 = crate::mm::page_alloc::nr_free_pages() + slab_pages();
     for _ in 0..20 {
         let _ = run_user(STACK, "ktest_mm")?;
+        // fork copies an address space and the parent reaps the child.
+        let _ = run_user(FORK, "ktest_mm_fork")?;
     }
     msleep_until_quiet();
     let free1 = crate::mm::page_alloc::nr_free_pages() + slab_pages();
-    ensure!(free1 == free0, "free+slab pages {} before 20 user runs, {} after", free0, free1);
+    ensure!(free1 == free0, "free+slab pages {} before 20 user runs and forks, {} after", free0, free1);
     Ok(())
 }
 

@@ -5,5 +5,6 @@
 
 pub use crate::kernel::trace::{
     trace_sched_migrate_task, trace_sched_process_exit, trace_sched_process_fork, trace_sched_process_free,
+    trace_sched_process_wait,
     trace_sched_switch, trace_sched_wakeup, trace_sched_wakeup_new, trace_task_newtask, trace_task_rename,
 };
