@@ -26,6 +26,9 @@ extern crate std;
 
 pub mod buddy;
 pub mod cmdline;
+pub mod cpio;
+pub mod elf;
+pub mod exec;
 pub mod kallsyms;
 pub mod memblock;
 pub mod pid;
