@@ -4,7 +4,7 @@
 
 use crate::cpio::Cpio;
 use crate::qemu::{self, Captured, Vm, PANIC_MARKER};
-use crate::{bail, build, tools, Context, Result};
+use crate::{build, tools, user, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -164,21 +164,9 @@ fn newest_vmlinuz(boot: &Path) -> Option<PathBuf> {
 
 /// Compiles user/bench/bootmark.c and packs it as /init with /dev/console.
 fn build_initramfs(dir: &Path) -> Result<PathBuf> {
-    let source = build::workspace_root().join("user/bench/bootmark.c");
+    let source = user::source_dir().join("bench/bootmark.c");
     let binary = dir.join("bootmark");
-    let out = Command::new(tools::MUSL_GCC.bin)
-        .args(["-static", "-O2", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .context("running musl-gcc")?;
-    if !out.status.success() {
-        bail!(
-            "musl-gcc failed to build {}:\n{}",
-            source.display(),
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        );
-    }
+    user::compile(&source, &user::source_dir(), &binary)?;
     let init = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
     let mut cpio = Cpio::new();
     cpio.dir("/dev", 0o755)

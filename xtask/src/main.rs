@@ -13,6 +13,7 @@ mod testrun;
 #[cfg(test)]
 mod testutil;
 mod tools;
+mod user;
 
 use std::collections::VecDeque;
 use std::fmt::Display;
@@ -54,12 +55,17 @@ COMMANDS:
         Build the kernel, copy it to target/tine/kernel.elf (kernel-release.elf
         with --release), check that its PT_LOAD segments can be loaded flat by
         QEMU's multiboot loader, and patch the symbol table into its .kallsyms
-        section.
+        section. If musl-gcc is installed, also build the user programs
+        (user/**/*.c -> target/tine/user/<name>, musl-gcc -static -O2) and
+        target/tine/initramfs.cpio: /dev/console, /bin/<name> for every
+        program, /tmp, and /init = a copy of /bin/hello.
 
-    run [--smp N] [--mem SIZE] [--append CMDLINE] [--initrd FILE] [--release] [-- QEMU-ARGS...]
+    run [--smp N] [--mem SIZE] [--append CMDLINE] [--initrd FILE | --no-initrd] [--release] [-- QEMU-ARGS...]
         Build, then boot in QEMU with the serial console on this terminal
         (Ctrl-C goes to the guest; Ctrl-A X quits QEMU, Ctrl-A C toggles the
         QEMU monitor). Everything after `--` is passed to QEMU.
+        Boots with target/tine/initramfs.cpio (built first, needs musl-gcc)
+        unless --initrd FILE names another one or --no-initrd is given.
         Defaults: --smp 2 --mem 256M --append \"console=ttyS0\".
         Exit status: 0 if the guest powered off, reset or wrote 0 to the
         isa-debug-exit port without a kernel panic; 1 if the kernel panicked,
@@ -70,7 +76,9 @@ COMMANDS:
         1. check the tools (installs missing ones when run as root),
         2. run the host unit tests (cargo test --workspace --exclude kernel;
            skipped with --no-host),
-        3. build the kernel (debug),
+        3. build the user programs and target/tine/initramfs.cpio (if
+           musl-gcc is installed; scenarios with initrd = \"default\" fail
+           without it) and the kernel (debug),
         4. boot every scenario from tests/*.toml whose name contains FILTER,
            up to N QEMUs at a time (default 2). Serial output goes to
            target/tine/test-logs/<name>.log. See tests/README.md for the
@@ -84,7 +92,7 @@ COMMANDS:
         static initramfs (needs musl-gcc). Prints a plain table and a Markdown
         table for docs/benchmarks.md.
 
-    debug [--smp N] [--mem SIZE] [--append CMDLINE] [--initrd FILE] [--release] [-- QEMU-ARGS...]
+    debug [--smp N] [--mem SIZE] [--append CMDLINE] [--initrd FILE | --no-initrd] [--release] [-- QEMU-ARGS...]
         Build, start QEMU halted with a gdb stub on :1234 (serial output to
         target/tine/serial.log), and run gdb attached to it. QEMU is killed
         when gdb exits.
@@ -94,10 +102,12 @@ COMMANDS:
 
 TOOLS:
     run, test, bench and debug need qemu-system-x86_64 (apt package
-    qemu-system-x86); debug also needs gdb (gdb); bench's Linux row needs
-    musl-gcc (musl-tools) and a /boot/vmlinuz-* (linux-image-amd64). When run
-    as root, missing required tools are installed with apt-get; otherwise the
-    sudo apt-get command to run is printed.
+    qemu-system-x86); debug also needs gdb (gdb); the user programs (the
+    initramfs of run and debug, initrd = \"default\" scenarios) and bench's
+    Linux row need musl-gcc (musl-tools); bench's Linux row also needs a
+    /boot/vmlinuz-* (linux-image-amd64). When run as root, missing tools are
+    installed with apt-get; otherwise the sudo apt-get command to run is
+    printed.
 
 EXAMPLES:
     cargo xtask run --append \"init=/nonexistent panic=-1\"
@@ -105,13 +115,24 @@ EXAMPLES:
     cargo xtask debug --smp 1
 ";
 
+/// Which initramfs `run` and `debug` boot with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Initrd {
+    /// target/tine/initramfs.cpio, built from user/ first.
+    Default,
+    /// `--initrd FILE`.
+    File(PathBuf),
+    /// `--no-initrd`.
+    None,
+}
+
 /// Options shared by `run` and `debug`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VmOptions {
     pub smp: u32,
     pub mem: String,
     pub append: String,
-    pub initrd: Option<PathBuf>,
+    pub initrd: Initrd,
     pub release: bool,
     /// Everything after `--`, passed to QEMU verbatim.
     pub qemu_args: Vec<String>,
@@ -123,7 +144,7 @@ impl Default for VmOptions {
             smp: 2,
             mem: "256M".into(),
             append: "console=ttyS0".into(),
-            initrd: None,
+            initrd: Initrd::Default,
             release: false,
             qemu_args: Vec::new(),
         }
@@ -248,7 +269,19 @@ fn parse_vm_options(args: &mut Args) -> Result<VmOptions> {
                     check_mem(&o.mem)?;
                 }
                 "--append" => o.append = args.value(&f, v)?,
-                "--initrd" => o.initrd = Some(PathBuf::from(args.value(&f, v)?)),
+                "--initrd" => {
+                    if o.initrd == Initrd::None {
+                        bail!("--initrd and --no-initrd contradict each other");
+                    }
+                    o.initrd = Initrd::File(PathBuf::from(args.value(&f, v)?))
+                }
+                "--no-initrd" => {
+                    args.no_value(&f, &v)?;
+                    if matches!(o.initrd, Initrd::File(_)) {
+                        bail!("--initrd and --no-initrd contradict each other");
+                    }
+                    o.initrd = Initrd::None
+                }
                 "--release" => {
                     args.no_value(&f, &v)?;
                     o.release = true
@@ -342,6 +375,14 @@ fn dispatch(cmd: Command) -> Result<i32> {
         }
         Command::Build { release } => {
             build::build(release)?;
+            if tools::find(tools::MUSL_GCC.bin).is_some() {
+                user::build_initramfs()?;
+            } else {
+                println!(
+                    "note: musl-gcc is not installed, so the user programs and the initramfs were not built (install with: {})",
+                    tools::install_hint(&[tools::MUSL_GCC.package])
+                );
+            }
             Ok(0)
         }
         Command::Run(o) => qemu::run(&o),
@@ -392,9 +433,32 @@ mod tests {
         assert_eq!(o.smp, 4);
         assert_eq!(o.mem, "1G");
         assert!(o.release);
-        assert_eq!(o.initrd, Some(PathBuf::from("x.cpio")));
+        assert_eq!(o.initrd, Initrd::File(PathBuf::from("x.cpio")));
         assert_eq!(o.qemu_args, vec!["-d", "int"]);
         assert_eq!(o.append, "console=ttyS0");
+    }
+
+    #[test]
+    fn initrd_choices() {
+        let initrd = |s: &str| match parse(s).unwrap() {
+            Command::Run(o) | Command::Debug(o) => o.initrd,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(initrd("run"), Initrd::Default);
+        assert_eq!(initrd("debug"), Initrd::Default);
+        assert_eq!(initrd("run --no-initrd"), Initrd::None);
+        assert_eq!(
+            initrd("debug --initrd=a.cpio"),
+            Initrd::File("a.cpio".into())
+        );
+        for bad in [
+            "run --no-initrd --initrd a.cpio",
+            "run --initrd a.cpio --no-initrd",
+            "run --no-initrd=yes",
+            "run --initrd",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 
     #[test]

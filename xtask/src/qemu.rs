@@ -1,7 +1,7 @@
 //! Starting QEMU: the command line, how a run ended, capturing serial output,
 //! and the interactive `run` and `debug` commands.
 
-use crate::{bail, build, tools, Context, Result, VmOptions};
+use crate::{bail, build, tools, user, Context, Initrd, Result, VmOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -331,22 +331,32 @@ impl Drop for IgnoreSigint {
     }
 }
 
-fn check_initrd(o: &VmOptions) -> Result {
-    if let Some(initrd) = &o.initrd {
-        if !initrd.is_file() {
-            bail!("initrd file {} does not exist", initrd.display());
+/// The initrd file of `run`/`debug`: an existing `--initrd FILE`, the
+/// initramfs built from user/ (the default), or none.
+fn check_initrd(o: &VmOptions) -> Result<Option<PathBuf>> {
+    match &o.initrd {
+        Initrd::None => Ok(None),
+        Initrd::File(initrd) => {
+            if !initrd.is_file() {
+                bail!("initrd file {} does not exist", initrd.display());
+            }
+            Ok(Some(initrd.clone()))
         }
+        Initrd::Default => user::build_initramfs().map(Some).map_err(|e| {
+            format!(
+                "{e}\n(or boot without an initramfs: --no-initrd, or with another: --initrd FILE)"
+            )
+        }),
     }
-    Ok(())
 }
 
 /// `cargo xtask run`: boot with the serial console on this terminal.
 pub fn run(o: &VmOptions) -> Result<i32> {
-    check_initrd(o)?;
     tools::ensure(&[tools::QEMU])?;
+    let initrd = check_initrd(o)?;
     let image = build::build(o.release)?;
     let mut vm = Vm::new(&image.path, o.smp, &o.mem, &o.append);
-    vm.initrd = o.initrd.clone();
+    vm.initrd = initrd;
     vm.serial = vec!["mon:stdio".into()];
     vm.extra = o.qemu_args.clone();
     eprintln!("xtask: {}", vm.command_line());
@@ -439,14 +449,14 @@ pub fn run(o: &VmOptions) -> Result<i32> {
 
 /// `cargo xtask debug`: QEMU halted with a gdb stub, gdb in the foreground.
 pub fn debug(o: &VmOptions) -> Result<i32> {
-    check_initrd(o)?;
     tools::ensure(&[tools::QEMU, tools::GDB])?;
+    let initrd = check_initrd(o)?;
     let image = build::build(o.release)?;
     let dir = build::tine_dir();
     let serial_log = dir.join("serial.log");
     let qemu_log = dir.join("qemu-debug.log");
     let mut vm = Vm::new(&image.path, o.smp, &o.mem, &o.append);
-    vm.initrd = o.initrd.clone();
+    vm.initrd = initrd;
     vm.serial = vec![format!("file:{}", serial_log.display())];
     vm.extra = vec!["-s".into(), "-S".into()];
     vm.extra.extend(o.qemu_args.iter().cloned());

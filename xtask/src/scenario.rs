@@ -101,6 +101,18 @@ struct RawFile {
     test: Vec<RawScenario>,
 }
 
+/// The `initrd` of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScenarioInitrd {
+    /// `"default"`: target/tine/initramfs.cpio, built from user/ by xtask.
+    Default,
+    /// A file, relative to the workspace root.
+    File(PathBuf),
+}
+
+/// What `initrd = "default"` stands for.
+pub const DEFAULT_INITRD: &str = "default";
+
 /// A validated scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -119,8 +131,7 @@ pub struct Scenario {
     pub ktest: bool,
     pub capture_serial: u32,
     pub other_serial_empty: bool,
-    /// Relative to the workspace root.
-    pub initrd: Option<PathBuf>,
+    pub initrd: Option<ScenarioInitrd>,
 }
 
 /// The pc machine has four ISA serial ports.
@@ -185,7 +196,11 @@ pub fn parse_file(shown: &str, text: &str) -> Result<Vec<Scenario>> {
             ktest: r.ktest,
             capture_serial: r.capture_serial,
             other_serial_empty: r.other_serial_empty,
-            initrd: (!r.initrd.is_empty()).then(|| PathBuf::from(r.initrd)),
+            initrd: match r.initrd.as_str() {
+                "" => None,
+                DEFAULT_INITRD => Some(ScenarioInitrd::Default),
+                file => Some(ScenarioInitrd::File(PathBuf::from(file))),
+            },
         });
     }
     Ok(out)
@@ -540,6 +555,18 @@ name = "minimal"
         );
         assert_eq!((m.end, m.ktest, m.capture_serial), (End::Any, false, 0));
         assert_eq!(m.append, "");
+        assert_eq!(m.initrd, None);
+    }
+
+    #[test]
+    fn initrd_values() {
+        let s = one("[[test]]\nname='a'\ninitrd='default'\n");
+        assert_eq!(s.initrd, Some(ScenarioInitrd::Default));
+        let s = one("[[test]]\nname='a'\ninitrd='tests/x.cpio'\n");
+        assert_eq!(
+            s.initrd,
+            Some(ScenarioInitrd::File(PathBuf::from("tests/x.cpio")))
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `cargo xtask test`: host unit tests, then the in-VM scenarios of tests/*.toml.
 
 use crate::qemu::{self, Vm};
-use crate::scenario::{self, Observed, Scenario, Subtest, Verdict};
-use crate::{build, tools, Context, Result};
+use crate::scenario::{self, Observed, Scenario, ScenarioInitrd, Subtest, Verdict};
+use crate::{build, tools, user, Context, Result};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 /// Lines of the serial log shown for a failed scenario.
 const TAIL_LINES: usize = 40;
+
+/// The initramfs built from user/ for `initrd = "default"` scenarios, or
+/// why there is none (the reason those scenarios fail).
+pub type DefaultInitrd = std::result::Result<PathBuf, String>;
 
 /// What running one scenario produced.
 struct Outcome {
@@ -63,6 +67,36 @@ pub fn test(filter: Option<&str>, jobs: usize, host: bool) -> Result<i32> {
         return Ok(summary.print());
     }
 
+    // The user programs and the initramfs, before the kernel: a scenario
+    // with initrd = "default" cannot run without them, and a program that
+    // does not compile fails the run even if no scenario boots it.
+    let needing = selected
+        .iter()
+        .filter(|s| s.initrd == Some(ScenarioInitrd::Default))
+        .count();
+    let default_initrd: DefaultInitrd = match user::musl_missing() {
+        Some(why) => {
+            if needing > 0 {
+                println!(
+                    "\nxtask: {why}: the {needing} scenarios with initrd = \"default\" will fail"
+                );
+            } else {
+                println!("\nnote: {why}; the user programs and the initramfs were not built");
+            }
+            Err(format!(
+                "initrd = \"default\" needs the initramfs xtask builds from user/, but {why}"
+            ))
+        }
+        None => match user::build_initramfs() {
+            Ok(path) => Ok(path),
+            Err(e) => {
+                eprintln!("error: {e}");
+                summary.user_failure = Some("user programs FAILED to build (see above)".into());
+                Err("initrd = \"default\" needs the initramfs, but the user programs did not build (see above)".into())
+            }
+        },
+    };
+
     let image = match build::build(false) {
         Ok(image) => image,
         Err(e) => {
@@ -97,10 +131,11 @@ pub fn test(filter: Option<&str>, jobs: usize, host: bool) -> Result<i32> {
     for _ in 0..workers {
         let (queue, tx) = (queue.clone(), tx.clone());
         let (kernel, root, log_dir) = (image.path.clone(), root.clone(), log_dir.clone());
+        let default_initrd = default_initrd.clone();
         handles.push(std::thread::spawn(move || loop {
             let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
             let Some(sc) = next else { break };
-            let outcome = run_one(&sc, &kernel, &root, &log_dir);
+            let outcome = run_one(&sc, &kernel, &root, &log_dir, &default_initrd);
             if tx.send((sc, outcome)).is_err() {
                 break;
             }
@@ -123,6 +158,7 @@ struct Summary {
     ktests_passed: usize,
     ktests_failed: usize,
     host_failure: Option<String>,
+    user_failure: Option<String>,
     note: Option<String>,
 }
 
@@ -136,10 +172,15 @@ impl Summary {
                 self.ktests_passed, self.ktests_failed
             );
         }
-        for line in self.host_failure.iter().chain(&self.note) {
+        for line in self
+            .host_failure
+            .iter()
+            .chain(&self.user_failure)
+            .chain(&self.note)
+        {
             println!("{line}");
         }
-        let ok = self.failed == 0 && self.host_failure.is_none();
+        let ok = self.failed == 0 && self.host_failure.is_none() && self.user_failure.is_none();
         println!(
             "test result: {}. {} passed; {} failed",
             if ok { "ok" } else { "FAILED" },
@@ -209,7 +250,13 @@ fn report(sc: &Scenario, o: &Outcome, summary: &mut Summary) {
 }
 
 /// Boots one scenario and checks it. Never fails: problems become failures.
-fn run_one(sc: &Scenario, kernel: &Path, root: &Path, log_dir: &Path) -> Outcome {
+fn run_one(
+    sc: &Scenario,
+    kernel: &Path,
+    root: &Path,
+    log_dir: &Path,
+    default_initrd: &DefaultInitrd,
+) -> Outcome {
     let log = log_dir.join(format!("{}.log", sc.name));
     let mut vm = Vm::new(kernel, sc.smp, &sc.mem, &sc.append);
     let mut outcome = Outcome {
@@ -221,16 +268,26 @@ fn run_one(sc: &Scenario, kernel: &Path, root: &Path, log_dir: &Path) -> Outcome
         stderr: String::new(),
         command: String::new(),
     };
-    if let Some(initrd) = &sc.initrd {
-        let path = root.join(initrd);
-        if !path.is_file() {
-            outcome
-                .verdict
-                .failures
-                .push(format!("initrd {} does not exist", initrd.display()));
-            return outcome;
+    match &sc.initrd {
+        None => {}
+        Some(ScenarioInitrd::File(initrd)) => {
+            let path = root.join(initrd);
+            if !path.is_file() {
+                outcome
+                    .verdict
+                    .failures
+                    .push(format!("initrd {} does not exist", initrd.display()));
+                return outcome;
+            }
+            vm.initrd = Some(path);
         }
-        vm.initrd = Some(path);
+        Some(ScenarioInitrd::Default) => match default_initrd {
+            Ok(path) => vm.initrd = Some(path.clone()),
+            Err(why) => {
+                outcome.verdict.failures.push(why.clone());
+                return outcome;
+            }
+        },
     }
     // Ports before the captured one go to files; the captured one is piped.
     let others: Vec<(String, PathBuf)> = (0..sc.capture_serial)
@@ -288,13 +345,25 @@ mod tests {
 
     /// Runs one scenario (TOML text) against the fake kernel.
     fn boot(toml: &str) -> Option<Outcome> {
+        boot_with(toml, false)
+    }
+
+    /// Same, with a (dummy) default initramfs if `initramfs`.
+    fn boot_with(toml: &str, initramfs: bool) -> Option<Outcome> {
         if !have_qemu() {
             return None;
         }
         let kernel = fake_kernel(0)?;
         let sc = scenario::parse_file("t.toml", toml).unwrap().remove(0);
         let dir = crate::testutil::scratch_dir();
-        Some(run_one(&sc, &kernel, &dir, &dir))
+        let default_initrd = if initramfs {
+            let path = dir.join("fake-initramfs.cpio");
+            std::fs::write(&path, crate::cpio::Cpio::new().finish()).unwrap();
+            Ok(path)
+        } else {
+            Err("no initramfs".into())
+        };
+        Some(run_one(&sc, &kernel, &dir, &dir, &default_initrd))
     }
 
     #[test]
@@ -391,6 +460,40 @@ end = "reset"
     }
 
     #[test]
+    fn default_initrd_without_musl_fails_with_the_reason() {
+        // Fails before QEMU would start, so no QEMU is needed.
+        let sc = scenario::parse_file(
+            "t.toml",
+            "[[test]]\nname = \"user\"\ninitrd = \"default\"\n",
+        )
+        .unwrap()
+        .remove(0);
+        let dir = crate::testutil::scratch_dir();
+        let why = "initrd = \"default\" needs the initramfs xtask builds from user/, but musl-gcc is not installed";
+        let o = run_one(
+            &sc,
+            Path::new("/nonexistent/kernel.elf"),
+            &dir,
+            &dir,
+            &Err(why.into()),
+        );
+        assert_eq!(o.verdict.failures, [why]);
+    }
+
+    #[test]
+    fn default_initrd_is_passed_to_qemu() {
+        let Some(o) = boot_with(
+            "[[test]]\nname = \"dflt\"\nappend = \"init=/nonexistent panic=-1\"\ninitrd = \"default\"\nend = \"reset\"\n",
+            true,
+        ) else {
+            return;
+        };
+        assert!(o.verdict.passed(), "{:?}", o.verdict.failures);
+        assert!(o.command.contains(" -initrd "), "{}", o.command);
+        assert!(o.command.contains("fake-initramfs.cpio"), "{}", o.command);
+    }
+
+    #[test]
     fn qemu_failure_is_reported() {
         if !have_qemu() {
             return;
@@ -402,7 +505,13 @@ end = "reset"
         .unwrap()
         .remove(0);
         let dir = crate::testutil::scratch_dir();
-        let o = run_one(&sc, Path::new("/nonexistent/kernel.elf"), &dir, &dir);
+        let o = run_one(
+            &sc,
+            Path::new("/nonexistent/kernel.elf"),
+            &dir,
+            &dir,
+            &Err("unused".into()),
+        );
         assert_eq!(o.verdict.failures.len(), 1);
         assert!(
             o.verdict.failures[0].starts_with("QEMU failed (rc 1): "),

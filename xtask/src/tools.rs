@@ -39,7 +39,7 @@ pub fn find(bin: &str) -> Option<PathBuf> {
         })
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }

@@ -1,0 +1,159 @@
+/*
+ * tine_test.h: the test harness shared by Tine's user programs.
+ *
+ * Header-only, and it needs nothing from the kernel but write(2) and
+ * exit_group(2): no stdio, so a test's output appears even if the kernel
+ * gets buffering, writev or atexit wrong. Every check prints one line on
+ * standard output:
+ *
+ *	PASS <name>
+ *	FAIL <name>: <why>
+ *
+ * and tine_done() ends with
+ *
+ *	done passed=<N> failed=<M>
+ *
+ * returning the exit status (0 if nothing failed, 1 otherwise), so a
+ * program ends with `return tine_done();`. REQUIRE is CHECK that exits at
+ * once (status 1) on failure, for checks the rest of the program depends on.
+ *
+ *	CHECK("argv.count", argc == 3);
+ *	CHECK_EQ("auxv.pagesz", getauxval(AT_PAGESZ), 4096);
+ *	CHECK_STR("argv.0", argv[0], "/bin/foo");
+ *	REQUIRE("stack.aligned", ((unsigned long)argv - 8) % 16 == 0);
+ *
+ * Names are words joined with '.' or '_' (no spaces, no ": ").
+ */
+#ifndef TINE_TEST_H
+#define TINE_TEST_H
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int tine_passed, tine_failed;
+
+/* write(2) all of s to fd 1; gives up quietly if the write fails. */
+static inline void tine_puts(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t w = write(1, s, n);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* A signed decimal number, or hex (0x...) when it is large. */
+static inline void tine_putnum(long long v)
+{
+	char buf[24], *p = buf + sizeof buf;
+	unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+	int hex = u > 0xffffff;
+
+	*--p = 0;
+	do {
+		*--p = "0123456789abcdef"[u % (hex ? 16 : 10)];
+		u /= hex ? 16 : 10;
+	} while (u);
+	if (hex) {
+		*--p = 'x';
+		*--p = '0';
+	}
+	if (v < 0)
+		*--p = '-';
+	tine_puts(p);
+}
+
+static inline void tine_pass(const char *name)
+{
+	tine_passed++;
+	tine_puts("PASS ");
+	tine_puts(name);
+	tine_puts("\n");
+}
+
+static inline void tine_fail(const char *name, const char *why)
+{
+	tine_failed++;
+	tine_puts("FAIL ");
+	tine_puts(name);
+	tine_puts(": ");
+	tine_puts(why);
+	tine_puts("\n");
+}
+
+static inline void tine_fail_num(const char *name, const char *expr,
+				 long long got, long long want)
+{
+	tine_failed++;
+	tine_puts("FAIL ");
+	tine_puts(name);
+	tine_puts(": ");
+	tine_puts(expr);
+	tine_puts(": expected ");
+	tine_putnum(want);
+	tine_puts(", got ");
+	tine_putnum(got);
+	tine_puts("\n");
+}
+
+static inline void tine_fail_str(const char *name, const char *expr,
+				 const char *got, const char *want)
+{
+	tine_failed++;
+	tine_puts("FAIL ");
+	tine_puts(name);
+	tine_puts(": ");
+	tine_puts(expr);
+	tine_puts(": expected \"");
+	tine_puts(want);
+	tine_puts("\", got \"");
+	tine_puts(got ? got : "(null)");
+	tine_puts("\"\n");
+}
+
+/* Prints the summary line; returns the exit status for main. */
+static inline int tine_done(void)
+{
+	tine_puts("done passed=");
+	tine_putnum(tine_passed);
+	tine_puts(" failed=");
+	tine_putnum(tine_failed);
+	tine_puts("\n");
+	return tine_failed ? 1 : 0;
+}
+
+#define CHECK(name, cond) \
+	((cond) ? tine_pass(name) : tine_fail(name, #cond " is false"))
+
+#define CHECK_EQ(name, got, want) do {					\
+	long long tine_g_ = (long long)(got), tine_w_ = (long long)(want); \
+	if (tine_g_ == tine_w_)						\
+		tine_pass(name);					\
+	else								\
+		tine_fail_num(name, #got, tine_g_, tine_w_);		\
+} while (0)
+
+#define CHECK_STR(name, got, want) do {					\
+	const char *tine_gs_ = (got), *tine_ws_ = (want);		\
+	if (tine_gs_ && strcmp(tine_gs_, tine_ws_) == 0)		\
+		tine_pass(name);					\
+	else								\
+		tine_fail_str(name, #got, tine_gs_, tine_ws_);		\
+} while (0)
+
+#define REQUIRE(name, cond) do {					\
+	if (cond) {							\
+		tine_pass(name);					\
+	} else {							\
+		tine_fail(name, #cond " is false");			\
+		exit(tine_done());					\
+	}								\
+} while (0)
+
+#endif /* TINE_TEST_H */

@@ -1,0 +1,436 @@
+//! User programs and the initramfs that carries them.
+//!
+//! Every `*.c` file under `user/` (subdirectories included) is one static
+//! program, built with `musl-gcc -static -O2` into
+//! `target/tine/user/<name>`, where `<name>` is the file name without `.c`.
+//! A program is rebuilt when it is missing or older than its source or any
+//! header under `user/`.
+//!
+//! `target/tine/initramfs.cpio` (newc) then holds:
+//!
+//! ```text
+//! /dev            directory 0755
+//! /dev/console    character device 5:1, 0600
+//! /bin            directory 0755
+//! /tmp            directory 1777
+//! /bin/<name>     every program, 0755
+//! /init           a copy of /bin/hello, 0755
+//! ```
+//!
+//! It is rewritten only when its contents change, so its modification time
+//! says when a program last did.
+
+use crate::cpio::Cpio;
+use crate::{bail, build, tools, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+/// The program that /init is a copy of.
+pub const INIT_PROGRAM: &str = "hello";
+
+/// A built program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub name: String,
+    pub source: PathBuf,
+    pub binary: PathBuf,
+}
+
+/// `user/` in the workspace.
+pub fn source_dir() -> PathBuf {
+    build::workspace_root().join("user")
+}
+
+/// `target/tine/user/`.
+pub fn output_dir() -> PathBuf {
+    build::tine_dir().join("user")
+}
+
+/// `target/tine/initramfs.cpio`: what `run` and `initrd = "default"` boot with.
+pub fn initramfs_path() -> PathBuf {
+    build::tine_dir().join("initramfs.cpio")
+}
+
+fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> Result {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for e in entries {
+        let path = e
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        if path.is_dir() {
+            walk(&path, ext, out)?;
+        } else if path.extension().is_some_and(|x| x == ext) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The programs under `dir`: (name, source), sorted by name. Two sources
+/// with the same name, or a name that is not a plain file name, are errors.
+pub fn find_sources(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    walk(dir, "c", &mut files)?;
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for f in files {
+        let name = f
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
+            bail!(
+                "{}: program names (the file name without .c) may only use letters, digits, '_', '-' and '.'",
+                build::display_path(&f)
+            );
+        }
+        if let Some((_, other)) = out.iter().find(|(n, _)| *n == name) {
+            bail!(
+                "two user programs are named {name:?}: {} and {} (each becomes /bin/{name})",
+                build::display_path(other),
+                build::display_path(&f)
+            );
+        }
+        out.push((name, f));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    p.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// True if `binary` is missing or older than any of `inputs`.
+pub fn stale(binary: &Path, inputs: &[&Path]) -> bool {
+    let Some(built) = mtime(binary) else {
+        return true;
+    };
+    inputs.iter().any(|i| mtime(i).is_none_or(|t| t > built))
+}
+
+/// `musl-gcc -static -O2 -Wall -I<include> -o <out> <source>`, through a
+/// temporary file so a half-written binary never has the final name.
+pub fn compile(source: &Path, include: &Path, out: &Path) -> Result {
+    let dir = out.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        out.file_name().and_then(|n| n.to_str()).unwrap_or("prog"),
+        std::process::id()
+    ));
+    let result = Command::new(tools::MUSL_GCC.bin)
+        .args(["-static", "-O2", "-Wall"])
+        .arg(format!("-I{}", include.display()))
+        .arg("-o")
+        .arg(&tmp)
+        .arg(source)
+        .output()
+        .context("running musl-gcc")?;
+    let warnings = String::from_utf8_lossy(&result.stderr);
+    if !result.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        bail!(
+            "musl-gcc failed to build {}:\n{}",
+            build::display_path(source),
+            warnings.trim_end()
+        );
+    }
+    if !warnings.trim().is_empty() {
+        eprintln!("{}", warnings.trim_end());
+    }
+    std::fs::rename(&tmp, out)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))
+}
+
+/// Builds (as needed) every program under `src` into `out`.
+pub fn build_programs(src: &Path, out: &Path) -> Result<Vec<Program>> {
+    let sources = find_sources(src)?;
+    let mut headers = Vec::new();
+    walk(src, "h", &mut headers)?;
+    let mut programs = Vec::new();
+    for (name, source) in sources {
+        let binary = out.join(&name);
+        let mut inputs: Vec<&Path> = vec![&source];
+        inputs.extend(headers.iter().map(PathBuf::as_path));
+        if stale(&binary, &inputs) {
+            compile(&source, src, &binary)?;
+        }
+        programs.push(Program {
+            name,
+            source,
+            binary,
+        });
+    }
+    Ok(programs)
+}
+
+/// The initramfs holding `programs` (name, contents); see the module doc.
+pub fn initramfs_image(programs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    let Some((_, init)) = programs.iter().find(|(n, _)| n == INIT_PROGRAM) else {
+        bail!("there is no user/{INIT_PROGRAM}.c, and the initramfs's /init is a copy of /bin/{INIT_PROGRAM}");
+    };
+    let mut c = Cpio::new();
+    c.dir("/dev", 0o755)
+        .char_dev("/dev/console", 0o600, 5, 1)
+        .dir("/bin", 0o755)
+        .dir("/tmp", 0o1777);
+    for (name, data) in programs {
+        c.file(&format!("/bin/{name}"), 0o755, data);
+    }
+    c.file("/init", 0o755, init);
+    Ok(c.finish())
+}
+
+/// Writes `data` to `path` unless it already holds exactly that; returns
+/// whether it wrote. Goes through a temporary file and a rename, so a QEMU
+/// reading the old file is not disturbed.
+pub fn write_if_changed(path: &Path, data: &[u8]) -> Result<bool> {
+    if std::fs::read(path).is_ok_and(|old| old == data) {
+        return Ok(false);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(true)
+}
+
+/// Builds the programs under `src` into `out` and the initramfs at `image`.
+pub fn build_initramfs_at(src: &Path, out: &Path, image: &Path) -> Result<Vec<Program>> {
+    let programs = build_programs(src, out)?;
+    let mut contents = Vec::new();
+    for p in &programs {
+        let data =
+            std::fs::read(&p.binary).with_context(|| format!("reading {}", p.binary.display()))?;
+        contents.push((p.name.clone(), data));
+    }
+    write_if_changed(image, &initramfs_image(&contents)?)?;
+    Ok(programs)
+}
+
+/// Why the user programs cannot be built here (one line), or None if
+/// musl-gcc is available. As root, a missing musl-gcc is installed first.
+pub fn musl_missing() -> Option<String> {
+    if tools::find(tools::MUSL_GCC.bin).is_some() {
+        return None;
+    }
+    if !tools::is_root() {
+        return Some(format!(
+            "musl-gcc is not installed (install with: {})",
+            tools::install_hint(&[tools::MUSL_GCC.package])
+        ));
+    }
+    tools::ensure(&[tools::MUSL_GCC])
+        .err()
+        .map(|e| format!("musl-gcc could not be installed: {}", e.replace('\n', " ")))
+}
+
+/// Builds everything under `user/` and `target/tine/initramfs.cpio`.
+pub fn build_initramfs() -> Result<PathBuf> {
+    if let Some(why) = musl_missing() {
+        bail!("cannot build the user programs: {why}");
+    }
+    let image = initramfs_path();
+    let programs = build_initramfs_at(&source_dir(), &output_dir(), &image)?;
+    let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
+    println!(
+        "Initramfs: {} (/init = /bin/{INIT_PROGRAM}; /bin: {})",
+        build::display_path(&image),
+        names.join(" ")
+    );
+    Ok(image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klib::cpio::{entries, CpioEntry};
+
+    const S_IFMT: u32 = 0o170000;
+    const S_IFDIR: u32 = 0o040000;
+    const S_IFCHR: u32 = 0o020000;
+    const S_IFREG: u32 = 0o100000;
+
+    fn programs() -> Vec<(String, Vec<u8>)> {
+        vec![
+            ("exec_stack".into(), b"\x7fELF exec_stack".to_vec()),
+            ("hello".into(), b"\x7fELF hello!".to_vec()),
+            ("init_exit0".into(), b"\x7fELF init_exit0".to_vec()),
+        ]
+    }
+
+    fn parse(image: &[u8]) -> Vec<CpioEntry<'_>> {
+        entries(image)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .expect("the kernel's cpio reader accepts the archive")
+    }
+
+    #[test]
+    fn initramfs_layout() {
+        let image = initramfs_image(&programs()).unwrap();
+        let e = parse(&image);
+        let names: Vec<&str> = e.iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            [
+                "dev",
+                "dev/console",
+                "bin",
+                "tmp",
+                "bin/exec_stack",
+                "bin/hello",
+                "bin/init_exit0",
+                "init"
+            ]
+        );
+        let by = |n: &str| *e.iter().find(|e| e.name == n).unwrap();
+        assert_eq!(by("dev").mode, S_IFDIR | 0o755);
+        assert_eq!(by("bin").mode, S_IFDIR | 0o755);
+        assert_eq!(by("tmp").mode, S_IFDIR | 0o1777);
+        let console = by("dev/console");
+        assert_eq!(console.mode, 0o020600);
+        assert_eq!(console.mode & S_IFMT, S_IFCHR);
+        assert_eq!((console.rdevmajor, console.rdevminor), (5, 1));
+        assert!(console.data.is_empty());
+        for (name, data) in programs() {
+            let f = by(&format!("bin/{name}"));
+            assert_eq!(f.mode, S_IFREG | 0o755, "{name}");
+            assert_eq!(f.data, &data[..], "{name}");
+            assert_eq!((f.uid, f.gid, f.mtime), (0, 0, 0));
+        }
+        let init = by("init");
+        assert_eq!(init.mode, S_IFREG | 0o755);
+        assert_eq!(init.data, b"\x7fELF hello!");
+        // Parents come before their contents; inode numbers are distinct.
+        let mut inos: Vec<u32> = e.iter().map(|e| e.ino).collect();
+        inos.sort();
+        inos.dedup();
+        assert_eq!(inos.len(), e.len());
+        // Same input, same bytes.
+        assert_eq!(initramfs_image(&programs()).unwrap(), image);
+    }
+
+    #[test]
+    fn initramfs_needs_hello() {
+        let err = initramfs_image(&[("other".into(), vec![1])]).unwrap_err();
+        assert!(err.contains("user/hello.c"), "{err}");
+    }
+
+    #[test]
+    fn sources_are_found_and_checked() {
+        let dir = crate::testutil::scratch_dir().join("srcs");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bench")).unwrap();
+        for f in ["b.c", "a.c", "bench/z.c", "notes.txt", "x.h"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let found = find_sources(&dir).unwrap();
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b", "z"]);
+        assert_eq!(found[2].1, dir.join("bench/z.c"));
+        std::fs::write(dir.join("bench/a.c"), "").unwrap();
+        let err = find_sources(&dir).unwrap_err();
+        assert!(err.contains("two user programs are named \"a\""), "{err}");
+        std::fs::remove_file(dir.join("bench/a.c")).unwrap();
+        std::fs::write(dir.join("bad name.c"), "").unwrap();
+        assert!(find_sources(&dir).unwrap_err().contains("may only use"));
+    }
+
+    #[test]
+    fn staleness_and_write_if_changed() {
+        let dir = crate::testutil::scratch_dir().join("stale");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (src, bin) = (dir.join("p.c"), dir.join("p"));
+        std::fs::write(&src, "").unwrap();
+        assert!(stale(&bin, &[&src]));
+        std::fs::write(&bin, "").unwrap();
+        let old = SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&src)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(!stale(&bin, &[&src]));
+        assert!(stale(&bin, &[&src, &dir.join("missing.h")]));
+        let out = dir.join("image");
+        assert!(write_if_changed(&out, b"one").unwrap());
+        assert!(!write_if_changed(&out, b"one").unwrap());
+        assert!(write_if_changed(&out, b"two").unwrap());
+        assert_eq!(std::fs::read(&out).unwrap(), b"two");
+    }
+
+    /// Builds the real user/ programs with musl-gcc (skipped without it)
+    /// into a scratch directory, checks them with the kernel's ELF parser
+    /// and runs them on this (Linux) host.
+    #[test]
+    fn real_programs_build_parse_and_run() {
+        if tools::find(tools::MUSL_GCC.bin).is_none() {
+            eprintln!("note: musl-gcc not installed; skipping the user program build test");
+            return;
+        }
+        let dir = crate::testutil::scratch_dir().join("user");
+        let image = dir.join("initramfs.cpio");
+        let programs = build_initramfs_at(&source_dir(), &dir, &image).unwrap();
+        let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
+        for must in ["hello", "init_exit0", "bootmark", "exec_stack"] {
+            assert!(names.contains(&must), "{must} not in {names:?}");
+        }
+        for p in &programs {
+            let data = std::fs::read(&p.binary).unwrap();
+            let info = klib::elf::parse(&data).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            assert_eq!(info.interp, None, "{} is static", p.name);
+            assert!(!info.stack_exec);
+        }
+        // The archive holds exactly what was built.
+        let archive = std::fs::read(&image).unwrap();
+        let e = parse(&archive);
+        let hello = std::fs::read(dir.join("hello")).unwrap();
+        assert_eq!(
+            e.iter().find(|e| e.name == "init").unwrap().data,
+            &hello[..]
+        );
+        assert_eq!(e.len(), 4 + programs.len() + 1);
+        // A second build changes nothing.
+        let before = mtime(&image);
+        build_initramfs_at(&source_dir(), &dir, &image).unwrap();
+        assert_eq!(mtime(&image), before);
+
+        let run = |name: &str, args: &[&str]| {
+            Command::new(dir.join(name))
+                .args(args)
+                .env_clear()
+                .env("HOME", "/")
+                .env("TERM", "linux")
+                .output()
+                .unwrap()
+        };
+        let out = run("hello", &[]);
+        assert_eq!(out.stdout, b"hello from user space\n");
+        assert_eq!(out.status.code(), Some(7));
+        let out = run("init_exit0", &[]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(!out.stdout.is_empty());
+        // exec_stack's checks of the Linux stack layout hold on Linux.
+        let out = run("exec_stack", &["one", "", "three"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(!text.contains("FAIL"), "{text}");
+        assert!(text.contains("argv[2] = \"\""), "{text}");
+        assert!(text.contains("envp[1] = \"TERM=linux\""), "{text}");
+        assert!(text.contains("\ndone passed="), "{text}");
+    }
+}
