@@ -17,6 +17,7 @@ extern crate alloc;
 mod kernel;
 mod arch;
 mod drivers;
+mod fs;
 mod init;
 // lib/ (as Linux's lib/) is runtime support; not named `lib` to keep it
 // apart from Cargo's library-target convention.

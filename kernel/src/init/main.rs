@@ -17,7 +17,6 @@ use crate::kernel::sched::wait::Completion;
 use crate::kernel::panic::{panic, TINE_VERSION};
 use crate::kernel::params::{boot_params, parse_boot_params};
 
-const ENOENT: i32 = 2;
 
 pub fn start_kernel(bi: &'static BootInfo, boot_tsc: u64) -> ! {
     pr_notice!("Tine version {} ({}) #1 SMP", TINE_VERSION, env!("TINE_RUSTC_VERSION"));
@@ -28,6 +27,7 @@ pub fn start_kernel(bi: &'static BootInfo, boot_tsc: u64) -> ! {
     crate::kernel::trace::trace_init();
     crate::kernel::printk::setup_loglevel(params.loglevel, params.quiet, params.debug, params.ignore_loglevel);
     crate::arch::setup::report_console_problems(params.console);
+    crate::fs::vfs_caches_init();
     crate::kernel::pid::pidmap_init();
     crate::kernel::sched::sched_init(crate::arch::setup::boot_stack_base());
     // Early boot scheduling is fragile until the idle loop runs: the boot
@@ -51,9 +51,7 @@ fn rest_init() -> ! {
     KTHREADD_DONE.complete_all();
     // schedule_preempt_disabled(): let pid 1 and 2 run, then the boot CPU
     // is the idle task from here on (cpu_startup_entry).
-    crate::sync::preempt_enable_no_resched();
-    crate::kernel::sched::schedule();
-    crate::sync::preempt_disable();
+    crate::kernel::sched::schedule_idle();
     crate::kernel::sched::idle::cpu_startup_entry()
 }
 
@@ -79,6 +77,31 @@ fn kernel_init_freeable() {
     crate::arch::smpboot::smp_init(setup_max_cpus());
     crate::kernel::sched::stop_task::cpu_stop_init();
     crate::kernel::workqueue::workqueue_init();
+    populate_rootfs();
+    console_on_rootfs();
+}
+
+/// Unpack the initramfs the boot loader gave us into the root (init/initramfs.c).
+fn populate_rootfs() {
+    let Some(image) = crate::arch::setup::initrd() else { return };
+    pr_info!("Trying to unpack rootfs image as initramfs...");
+    if let Err(e) = crate::fs::populate_rootfs(image) {
+        pr_err!("Initramfs unpacking failed: error {}", e.0);
+    }
+}
+
+/// `console_on_rootfs`: init gets /dev/console as fds 0, 1 and 2.
+fn console_on_rootfs() {
+    let files = alloc::sync::Arc::new(crate::fs::FilesStruct::new());
+    *crate::kernel::task::current().files.lock_irqsave() = Some(files.clone());
+    match crate::fs::filp_open("/dev/console", crate::fs::fcntl::O_RDWR, 0) {
+        Ok(f) => {
+            for _ in 0..3 {
+                let _ = files.fd_install(f.clone(), false);
+            }
+        }
+        Err(_) => pr_warn!("Warning: unable to open an initial console."),
+    }
 }
 
 /// pid 1.
@@ -87,28 +110,38 @@ fn kernel_init() -> i32 {
     if let Some(sel) = boot_params().ktest {
         crate::kernel::ktest::ktest_run_tests(sel);
     }
+    // On success, kernel_init returns and ret_from_fork enters user mode
+    // in the new program, as on Linux.
+    let rdinit = boot_params().rdinit.unwrap_or("/init");
+    if crate::fs::namei::kern_path(rdinit, true).is_ok() {
+        match run_init_process(rdinit) {
+            Ok(()) => return 0,
+            Err(e) => pr_err!("Failed to execute {} (error {})", rdinit, e),
+        }
+    }
     if let Some(init) = boot_params().init {
         match run_init_process(init) {
-            Ok(()) => unreachable!("exec does not return on success"),
+            Ok(()) => return 0,
             Err(e) => panic(format_args!("Requested init {} failed (error {}).", init, e)),
         }
     }
     for path in ["/sbin/init", "/etc/init", "/bin/init", "/bin/sh"] {
         if run_init_process(path).is_ok() {
-            unreachable!("exec does not return on success");
+            return 0;
         }
     }
     panic(format_args!("No working init found.  Try passing init= option to kernel."))
 }
 
+/// `run_init_process`: argv is the path plus the command line's init
+/// arguments, envp Linux's default plus unknown `name=value` parameters.
 fn run_init_process(path: &str) -> Result<(), i32> {
     pr_info!("Run {} as init process", path);
-    kernel_execve(path)
-}
-
-/// Exec a user program from the kernel. Path lookup needs a root
-/// filesystem, which does not exist yet, so every lookup fails with ENOENT.
-fn kernel_execve(_path: &str) -> Result<(), i32> {
-    Err(-ENOENT)
+    let p = boot_params();
+    let mut argv = alloc::vec![alloc::vec::Vec::from(path.as_bytes())];
+    argv.extend(p.init_argv.iter().map(|a| alloc::vec::Vec::from(a.as_bytes())));
+    let mut envp = alloc::vec![alloc::vec::Vec::from(&b"HOME=/"[..]), alloc::vec::Vec::from(&b"TERM=linux"[..])];
+    envp.extend(p.init_envp.iter().map(|e| alloc::vec::Vec::from(e.as_bytes())));
+    crate::fs::exec::do_execve(path, argv, envp).map_err(|e| -e.0)
 }
 

@@ -37,6 +37,7 @@ pub fn do_exit(code: i32) -> ! {
     tsk.flags.fetch_or(PF_EXITING, SeqCst);
     tsk.exit_code.store(code, Relaxed);
     exit_mm(&tsk);
+    drop(tsk.files.lock_irqsave().take()); // exit_files
     tp::trace_sched_process_exit(&tsk.comm(), tsk.pid, tsk.prio());
     crate::kernel::kthread::kthread_exit_notify(&tsk, code);
     exit_notify(&tsk);

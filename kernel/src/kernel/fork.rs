@@ -123,6 +123,13 @@ fn dup_task_struct(orig: &TaskStruct, pid: i32, clone_flags: u64) -> Option<Task
     }))
 }
 
+/// `copy_files`: share the descriptor table (CLONE_FILES) or copy it.
+fn copy_files(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) {
+    let Some(files) = cur.files.lock_irqsave().clone() else { return };
+    let files = if clone_flags & CLONE_FILES != 0 { files } else { Arc::new(files.dup_fd()) };
+    *p.files.lock_irqsave() = Some(files);
+}
+
 /// `copy_mm`: share the address space (CLONE_VM) or copy it.
 fn copy_mm(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) -> Result<(), i32> {
     let Some(mm) = cur.mm.lock_irqsave().clone() else { return Ok(()) };
@@ -146,6 +153,7 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
         p.normal_prio.store(klib::sched::DEFAULT_PRIO, Relaxed);
         p.policy.store(SCHED_NORMAL, Relaxed);
     }
+    copy_files(clone_flags, &cur, &p);
     if let Err(e) = copy_mm(clone_flags, &cur, &p) {
         free_pid(pid);
         return Err(e);

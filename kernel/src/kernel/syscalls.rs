@@ -8,13 +8,23 @@ use crate::kernel::errno::{KResult, ENOSYS};
 
 /// Numbers this table does not handle (they get the ENOSYS log line).
 pub fn is_unknown(nr: u64) -> bool {
-    !matches!(nr, 12 | 39 | 56 | 57 | 61 | 60 | 63 | 102 | 104 | 107 | 108 | 110 | 158 | 186 | 218 | 231)
+    !matches!(nr, 0 | 1 | 2 | 3 | 8 | 16 | 19 | 20 | 59 | 257 | 12 | 39 | 56 | 57 | 61 | 60 | 63 | 102 | 104 | 107 | 108 | 110 | 158 | 186 | 218 | 231)
 }
 
 pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> KResult<u64> {
     use crate::kernel::{exit, sys};
     match nr {
+        0 => crate::fs::syscalls::sys_read(a[0] as i32, a[1], a[2]),
+        1 => crate::fs::syscalls::sys_write(a[0] as i32, a[1], a[2]),
+        2 => crate::fs::syscalls::sys_open(a[0], a[1] as u32, a[2] as u32),
+        3 => crate::fs::syscalls::sys_close(a[0] as i32),
+        8 => crate::fs::syscalls::sys_lseek(a[0] as i32, a[1] as i64, a[2] as u32),
         12 => crate::mm::mmap::sys_brk(a[0]),
+        16 => crate::fs::syscalls::sys_ioctl(a[0] as i32, a[1] as u32, a[2]),
+        19 => crate::fs::syscalls::sys_readv(a[0] as i32, a[1], a[2]),
+        20 => crate::fs::syscalls::sys_writev(a[0] as i32, a[1], a[2]),
+        59 => crate::fs::syscalls::sys_execve(a[0], a[1], a[2]),
+        257 => crate::fs::syscalls::sys_openat(a[0] as i32, a[1], a[2] as u32, a[3] as u32),
         39 => sys::sys_getpid(),
         56 => crate::kernel::fork::sys_clone(regs, a[0], a[1], a[2], a[3], a[4]),
         57 => crate::kernel::fork::sys_fork(regs),

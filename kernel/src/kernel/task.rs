@@ -209,6 +209,8 @@ pub struct TaskStruct {
     pub wait_chldexit: crate::kernel::sched::wait::WaitQueueHead,
     /// The user address space (None for kernel threads).
     pub mm: SpinLock<Option<Arc<crate::mm::mmap::MmStruct>>>,
+    /// Open files (files_struct), shared with CLONE_FILES.
+    pub files: SpinLock<Option<Arc<crate::fs::fdtable::FilesStruct>>>,
     /// set_tid_address / CLONE_CHILD_CLEARTID: cleared (and woken) at exit.
     pub clear_child_tid: AtomicU64,
 }
@@ -306,6 +308,7 @@ impl TaskStruct {
             ignores_sigchld: AtomicBool::new(false),
             wait_chldexit: crate::kernel::sched::wait::WaitQueueHead::new(),
             mm: SpinLock::new("mm", None),
+            files: SpinLock::new("files", None),
             clear_child_tid: AtomicU64::new(0),
         }
     }

@@ -78,6 +78,16 @@ pub fn copy_from_phys(pa: u64, out: &mut [u8]) {
     unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(pa) as *const u8, out.as_mut_ptr(), out.len()) }
 }
 
+/// A read-only view of reserved physical memory (the initrd) through the
+/// direct map, for as long as the kernel runs.
+pub fn phys_slice(pa: u64, len: usize) -> &'static [u8] {
+    assert!(pa.checked_add(len as u64).is_some_and(|end| end <= DIRECT_MAP_END.load(Relaxed) - PAGE_OFFSET), "phys_slice beyond the direct map");
+    // SAFETY: the range is inside the direct map (checked) and callers only
+    // pass memblock-reserved ranges, which the page allocator never hands
+    // out, so nothing writes them while the slice exists.
+    unsafe { core::slice::from_raw_parts(phys_to_virt(pa) as *const u8, len) }
+}
+
 /// Bring up memory management on the boot CPU.
 pub fn mm_init(boot: &crate::arch::multiboot::BootInfo) {
     memblock::memblock_setup(boot);

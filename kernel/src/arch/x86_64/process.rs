@@ -176,6 +176,18 @@ pub fn start_thread(ip: u64, sp: u64) {
     unsafe { super::processor::wrmsr(super::processor::MSR_FS_BASE, 0) };
 }
 
+/// After a successful execve system call: the syscall exit path restores
+/// the SSE state saved on entry, just below task_pt_regs; replace it with
+/// the clean initial state (Linux: fpu__clear on exec).
+pub fn reset_user_fpu_on_exec() {
+    let cur = crate::kernel::task::current();
+    let area = (cur.pt_regs_addr() - 512) as *mut super::uaccess::FxState;
+    // SAFETY: in a system call, entry_SYSCALL_64 saved the user SSE state in
+    // the 512 bytes below task_pt_regs on this task's own stack, and
+    // restores it from there on the way out.
+    unsafe { area.write(super::uaccess::FxState(super::uaccess::init_fpstate.0)) };
+}
+
 pub const ARCH_SET_GS: u64 = 0x1001;
 pub const ARCH_SET_FS: u64 = 0x1002;
 pub const ARCH_GET_FS: u64 = 0x1003;

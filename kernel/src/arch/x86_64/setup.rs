@@ -79,6 +79,17 @@ extern "C" {
     static boot_stack: u8;
 }
 
+/// The initrd the boot loader loaded (the first multiboot module), if any.
+/// Its pages stay reserved in memblock, so the slice lives forever.
+pub fn initrd() -> Option<&'static [u8]> {
+    let bi = BOOT_INFO.get()?;
+    let m = bi.modules[..bi.nr_modules].first()?;
+    if m.end <= m.start {
+        return None;
+    }
+    Some(crate::mm::phys_slice(m.start, (m.end - m.start) as usize))
+}
+
 /// Lowest address of the boot CPU's stack (boot.S), which becomes swapper/0's.
 pub fn boot_stack_base() -> u64 {
     core::ptr::addr_of!(boot_stack) as u64

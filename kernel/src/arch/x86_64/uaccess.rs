@@ -102,7 +102,7 @@ pub fn fixup_exception(regs: &mut PtRegs) -> bool {
 /// A clean FXSAVE image for new user contexts: x87 control word 0x37f,
 /// MXCSR 0x1f80 (all exceptions masked), as Linux's init_fpstate.
 #[repr(C, align(16))]
-pub struct FxState([u8; 512]);
+pub struct FxState(pub [u8; 512]);
 
 #[no_mangle]
 pub static init_fpstate: FxState = {

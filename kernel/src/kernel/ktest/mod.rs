@@ -12,6 +12,7 @@
 
 mod cpu;
 mod crash;
+mod fs;
 mod mm;
 mod sched;
 mod smp;
@@ -41,7 +42,7 @@ macro_rules! ensure {
 }
 pub(crate) use ensure;
 
-const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS, sched::TESTS, workqueue::TESTS, user::TESTS, trace::TESTS];
+const TESTS: &[&[KTest]] = &[mm::TESTS, smp::TESTS, time::TESTS, cpu::TESTS, sched::TESTS, workqueue::TESTS, user::TESTS, trace::TESTS, fs::TESTS];
 
 /// Set by the FPU test: the timer interrupt clobbers every SSE register.
 pub static FPU_CLOBBER: AtomicBool = AtomicBool::new(false);

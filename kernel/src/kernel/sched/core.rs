@@ -244,7 +244,9 @@ pub fn sched_init(boot_stack_base: u64) {
 
 // ---- schedule --------------------------------------------------------------
 
-/// `__schedule`: called with interrupts enabled and preempt_count 0.
+/// `__schedule`: called with interrupts enabled and preemption disabled
+/// once (preempt_count 1), as in Linux; the rq lock adds one more, so every
+/// context switch happens at the same count.
 fn __schedule(preempt: bool) {
     let cpu = smp_processor_id();
     local_irq_disable();
@@ -352,6 +354,8 @@ fn finish_task_switch() {
 #[no_mangle]
 extern "C" fn schedule_tail() {
     finish_task_switch();
+    // The schedule() that switched to us disabled preemption once.
+    crate::sync::preempt_enable_no_resched();
 }
 
 /// `schedule()`.
@@ -366,16 +370,25 @@ pub fn schedule() {
         ));
         crate::kernel::panic::dump_stack();
     }
-    __schedule(false);
+    loop {
+        crate::sync::preempt_disable();
+        __schedule(false);
+        crate::sync::preempt_enable_no_resched();
+        if !need_resched() {
+            break;
+        }
+    }
 }
 
 /// Preemption from the interrupt return path (interrupts are off on entry
 /// and exit, as in Linux).
 pub fn preempt_schedule_irq() {
     loop {
+        crate::sync::preempt_disable();
         local_irq_enable();
         __schedule(true);
         local_irq_disable();
+        crate::sync::preempt_enable_no_resched();
         if !need_resched() {
             break;
         }
@@ -396,9 +409,15 @@ pub fn need_resched() -> bool {
     }
 }
 
-/// `schedule_idle`: the idle task's way into the scheduler.
+/// `schedule_idle`: the idle task's way into the scheduler (it already
+/// runs with preemption disabled).
 pub fn schedule_idle() {
-    __schedule(false);
+    loop {
+        __schedule(false);
+        if !need_resched() {
+            break;
+        }
+    }
 }
 
 /// `exit_to_usermode_loop`: the work due before returning to user mode
@@ -412,7 +431,9 @@ pub fn exit_to_usermode_loop() {
 /// `cond_resched`: a voluntary preemption point for long kernel loops.
 pub fn cond_resched() {
     if need_resched() && preempt_count() == 0 {
+        crate::sync::preempt_disable();
         __schedule(true);
+        crate::sync::preempt_enable_no_resched();
     }
 }
 
@@ -428,7 +449,9 @@ pub fn yield_now() {
             _ => {}
         }
     }
+    crate::sync::preempt_disable();
     __schedule(true);
+    crate::sync::preempt_enable_no_resched();
 }
 
 // ---- wake-ups --------------------------------------------------------------

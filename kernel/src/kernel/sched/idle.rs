@@ -6,7 +6,6 @@
 use super::core::{need_resched, schedule_idle, Rq};
 use crate::arch::processor::{local_irq_disable, local_irq_enable, safe_halt};
 use crate::kernel::task::TaskStruct;
-use crate::sync::{preempt_disable, preempt_enable_no_resched};
 use alloc::sync::Arc;
 
 pub fn pick_next_task_idle(rq: &mut Rq) -> Arc<TaskStruct> {
@@ -27,9 +26,7 @@ fn do_idle() {
         // sti;hlt: an interrupt that sets need_resched cannot slip in between.
         safe_halt();
     }
-    preempt_enable_no_resched();
     schedule_idle();
-    preempt_disable();
 }
 
 /// `cpu_startup_entry`: where every CPU's idle task spends its life.

@@ -1,0 +1,95 @@
+//! execve (mirrors fs/exec.c: do_execve -> search_binary_handler, the
+//! point of no return in flush_old_exec/setup_new_exec, and binfmt_script's
+//! `#!` handling).
+//!
+//! The new program is loaded completely into a fresh address space first;
+//! only then does the task drop its old one (a failed exec leaves the
+//! caller untouched, as in Linux). Then: the new mm is loaded, comm becomes
+//! the file's base name, close-on-exec descriptors close, the registers are
+//! set to the entry point and stack (start_thread) and sched_process_exec
+//! fires.
+
+use super::binfmt_elf::load_elf_binary;
+use crate::kernel::errno::{KResult, EACCES, ELOOP, ENOEXEC};
+use crate::kernel::task::{current, PF_FORKNOEXEC, PF_KTHREAD};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering::*;
+
+/// Interpreter nesting for `#!` (BINPRM_MAX_RECURSION).
+const MAX_RECURSION: usize = 4;
+
+fn read_whole(path: &str) -> KResult<Vec<u8>> {
+    let inode = super::namei::kern_path(path, true)?;
+    if !inode.is_reg() || inode.mode() & 0o111 == 0 {
+        return Err(EACCES);
+    }
+    let mut buf = alloc::vec![0u8; inode.size() as usize];
+    let mut done = 0;
+    while done < buf.len() {
+        let n = inode.read_at(done as u64, &mut buf[done..])?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    buf.truncate(done);
+    Ok(buf)
+}
+
+/// `do_execve`. On success the current task runs the new program when it
+/// next returns to user mode.
+pub fn do_execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<()> {
+    let mut path = String::from(path);
+    let mut argv = argv;
+    for _ in 0..MAX_RECURSION {
+        let image = read_whole(&path)?;
+        if image.starts_with(b"#!") {
+            // binfmt_script: "#!interp [one arg]" replaces argv[0] with
+            // interp [arg] path.
+            let line_end = image.iter().position(|&c| c == b'\n').unwrap_or(image.len()).min(256);
+            let line = core::str::from_utf8(&image[2..line_end]).map_err(|_| ENOEXEC)?.trim();
+            let (interp, arg) = match line.split_once(|c: char| c == ' ' || c == '\t') {
+                Some((i, a)) => (i, Some(a.trim())),
+                None => (line, None),
+            };
+            if interp.is_empty() {
+                return Err(ENOEXEC);
+            }
+            let mut new_argv = alloc::vec![Vec::from(interp.as_bytes())];
+            if let Some(a) = arg.filter(|a| !a.is_empty()) {
+                new_argv.push(Vec::from(a.as_bytes()));
+            }
+            new_argv.push(Vec::from(path.as_bytes()));
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            path = String::from(interp);
+            continue;
+        }
+        let av: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+        let ev: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
+        let loaded = load_elf_binary(&image, path.as_bytes(), &av, &ev)?;
+        drop(image);
+        setup_new_exec(&path, loaded);
+        return Ok(());
+    }
+    Err(ELOOP)
+}
+
+/// The point of no return.
+fn setup_new_exec(path: &str, loaded: super::binfmt_elf::LoadedElf) {
+    let cur = current();
+    let old_pid = cur.pid;
+    crate::arch::process::activate_mm(loaded.mm.clone());
+    let old = cur.mm.lock_irqsave().replace(loaded.mm);
+    drop(old);
+    cur.flags.fetch_and(!(PF_KTHREAD | PF_FORKNOEXEC), SeqCst);
+    cur.clear_child_tid.store(0, Relaxed);
+    if let Some(files) = cur.files.lock_irqsave().clone() {
+        files.close_on_exec();
+    }
+    let base = path.rsplit('/').next().unwrap_or(path);
+    cur.set_comm(base);
+    crate::arch::process::start_thread(loaded.entry, loaded.sp);
+    crate::kernel::trace::trace_sched_process_exec(path, cur.pid, old_pid);
+}
