@@ -68,19 +68,23 @@ impl File {
         vfs_write(self, buf, &mut pos)
     }
 
+    /// FMODE_PREAD/FMODE_PWRITE: ESPIPE for what cannot seek (a tty).
+    fn check_pread(&self) -> KResult<()> {
+        match self.ops {
+            FileOps::Chr(dev) => dev.llseek().map(drop),
+            _ => Ok(()),
+        }
+    }
+
     /// pread64(2): at `off`, the file position untouched.
     pub fn pread(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
-        if self.ops != FileOps::Reg && self.ops != FileOps::Dir {
-            return Err(ESPIPE);
-        }
+        self.check_pread()?;
         vfs_read(self, buf, &mut { off })
     }
 
     /// pwrite64(2). As Linux, O_APPEND still appends.
     pub fn pwrite(&self, buf: &[u8], off: u64) -> KResult<usize> {
-        if self.ops != FileOps::Reg && self.ops != FileOps::Dir {
-            return Err(ESPIPE);
-        }
+        self.check_pread()?;
         vfs_write(self, buf, &mut { off })
     }
 

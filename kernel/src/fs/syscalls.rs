@@ -177,3 +177,101 @@ pub fn sys_execve(path: u64, argv: u64, envp: u64) -> KResult<u64> {
     crate::arch::process::reset_user_fpu_on_exec();
     Ok(0)
 }
+
+/// x86_64 `struct stat` (144 bytes), from a Kstat.
+fn stat_bytes(k: &super::inode::Kstat) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    let mut put = |off: usize, v: u64, len: usize| b[off..off + len].copy_from_slice(&v.to_le_bytes()[..len]);
+    put(0, 1, 8); // st_dev: the one ramfs
+    put(8, k.ino, 8);
+    put(16, k.nlink as u64, 8);
+    put(24, k.mode as u64, 4);
+    put(28, k.uid as u64, 4);
+    put(32, k.gid as u64, 4);
+    put(40, ((k.rdev_major as u64) << 8) | (k.rdev_minor as u64 & 0xff) | (((k.rdev_minor as u64) & !0xff) << 12), 8);
+    put(48, k.size, 8);
+    put(56, 4096, 8);
+    put(64, k.blocks, 8);
+    for (i, t) in [k.atime_ns, k.mtime_ns, k.ctime_ns].iter().enumerate() {
+        put(72 + i * 16, t / 1_000_000_000, 8);
+        put(80 + i * 16, t % 1_000_000_000, 8);
+    }
+    b
+}
+
+/// `sys_newfstat`.
+pub fn sys_fstat(fd: i32, statbuf: u64) -> KResult<u64> {
+    let k = fdget(fd)?.inode().getattr();
+    copy_to_user(statbuf, &stat_bytes(&k))?;
+    Ok(0)
+}
+
+pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+pub const AT_EMPTY_PATH: u32 = 0x1000;
+
+/// `sys_newfstatat` (and stat/lstat through it).
+pub fn sys_newfstatat(dfd: i32, path: u64, statbuf: u64, flags: u32) -> KResult<u64> {
+    let p = user_path(path)?;
+    if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        return sys_fstat(dfd, statbuf);
+    }
+    if dfd != AT_FDCWD && !p.starts_with('/') {
+        return Err(EBADF);
+    }
+    let inode = super::namei::kern_path(&p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    copy_to_user(statbuf, &stat_bytes(&inode.getattr()))?;
+    Ok(0)
+}
+
+/// `sys_dup`, `sys_dup2`, `sys_dup3`.
+pub fn sys_dup(fd: i32) -> KResult<u64> {
+    Ok(files()?.dupfd(fd, 0, false)? as u64)
+}
+pub fn sys_dup2(old: i32, new: i32) -> KResult<u64> {
+    Ok(files()?.dup2(old, new)? as u64)
+}
+pub fn sys_dup3(old: i32, new: i32, flags: u32) -> KResult<u64> {
+    if flags & !super::fcntl::O_CLOEXEC != 0 || old == new {
+        return Err(EINVAL);
+    }
+    Ok(files()?.dup3(old, new, flags & super::fcntl::O_CLOEXEC != 0)? as u64)
+}
+
+/// `sys_fcntl`: descriptor duplication, FD_CLOEXEC and the status flags.
+pub fn sys_fcntl(fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
+    use super::fcntl::*;
+    let files = files()?;
+    match cmd {
+        F_DUPFD => Ok(files.dupfd(fd, arg as usize, false)? as u64),
+        F_DUPFD_CLOEXEC => Ok(files.dupfd(fd, arg as usize, true)? as u64),
+        F_GETFD => Ok(files.get_close_on_exec(fd)? as u64),
+        F_SETFD => files.set_close_on_exec(fd, arg & 1 != 0).map(|_| 0),
+        F_GETFL => Ok(files.fget(fd)?.flags() as u64),
+        F_SETFL => {
+            // Only O_APPEND and O_NONBLOCK may change (setfl).
+            let f = files.fget(fd)?;
+            let keep = f.flags() & !(O_APPEND | O_NONBLOCK);
+            f.set_flags(keep | (arg as u32 & (O_APPEND | O_NONBLOCK)));
+            Ok(0)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// `sys_getcwd`: the cwd is the root until chdir arrives.
+pub fn sys_getcwd(buf: u64, size: u64) -> KResult<u64> {
+    if size < 2 {
+        return Err(crate::kernel::errno::ERANGE);
+    }
+    copy_to_user(buf, b"/\0")?;
+    Ok(2)
+}
+
+/// The open file behind an mmap (regular files only).
+pub fn file_for_mmap(fd: i32) -> KResult<Arc<super::File>> {
+    let f = fdget(fd)?;
+    if !f.inode().is_reg() {
+        return Err(crate::kernel::errno::ENODEV);
+    }
+    Ok(f)
+}

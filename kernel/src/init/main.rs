@@ -84,10 +84,8 @@ fn kernel_init_freeable() {
 /// Unpack the initramfs the boot loader gave us into the root (init/initramfs.c).
 fn populate_rootfs() {
     let Some(image) = crate::arch::setup::initrd() else { return };
-    pr_info!("Trying to unpack rootfs image as initramfs...");
-    if let Err(e) = crate::fs::populate_rootfs(image) {
-        pr_err!("Initramfs unpacking failed: error {}", e.0);
-    }
+    // populate_rootfs logs what Linux logs (the attempt, and any failure).
+    let _ = crate::fs::populate_rootfs(image);
 }
 
 /// `console_on_rootfs`: init gets /dev/console as fds 0, 1 and 2.

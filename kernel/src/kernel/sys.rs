@@ -46,3 +46,72 @@ pub fn sys_newuname(buf: u64) -> KResult<u64> {
     copy_to_user(buf, &u)?;
     Ok(0)
 }
+
+pub const CLOCK_REALTIME: u64 = 0;
+pub const CLOCK_MONOTONIC: u64 = 1;
+pub const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+pub const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+pub const CLOCK_MONOTONIC_RAW: u64 = 4;
+pub const CLOCK_BOOTTIME: u64 = 7;
+
+fn put_timespec(addr: u64, ns: u64) -> KResult<()> {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+    b[8..].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());
+    copy_to_user(addr, &b)
+}
+
+/// `sys_clock_gettime`. Tine reads no real-time clock yet, so
+/// CLOCK_REALTIME counts from boot, like the monotonic clocks.
+pub fn sys_clock_gettime(clk: u64, tp: u64) -> KResult<u64> {
+    let ns = match clk {
+        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME => crate::kernel::time::ktime_get_ns(),
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => current().se.sum_exec_runtime.load(Relaxed),
+        _ => return Err(crate::kernel::errno::EINVAL),
+    };
+    put_timespec(tp, ns)?;
+    Ok(0)
+}
+
+/// `sys_nanosleep`: at least the requested time, in jiffies.
+pub fn sys_nanosleep(req: u64, rem: u64) -> KResult<u64> {
+    let sec = crate::arch::uaccess::get_user_u64(req)?;
+    let nsec = crate::arch::uaccess::get_user_u64(req + 8)?;
+    if nsec >= 1_000_000_000 || (sec as i64) < 0 {
+        return Err(crate::kernel::errno::EINVAL);
+    }
+    let ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
+    let hz = crate::kernel::time::hz() as u64;
+    let mut left = (ns as u128 * hz as u128).div_ceil(1_000_000_000) as u64 + 1;
+    while left > 0 {
+        left = crate::kernel::time::timer::schedule_timeout_interruptible(left);
+    }
+    if rem != 0 {
+        put_timespec(rem, 0)?;
+    }
+    Ok(0)
+}
+
+/// `sys_sched_yield`.
+pub fn sys_sched_yield() -> KResult<u64> {
+    crate::kernel::sched::yield_now();
+    Ok(0)
+}
+
+/// `sys_getrandom`: xorshift over the TSC. Tine has no entropy pool yet;
+/// good enough for hash seeds and canaries in a teaching kernel, not for
+/// keys (said here so nobody relies on it).
+pub fn sys_getrandom(buf: u64, len: u64, _flags: u64) -> KResult<u64> {
+    let len = len.min(256 * 1024) as usize;
+    let mut x = crate::arch::processor::rdtsc() | 1;
+    let mut out = alloc::vec![0u8; len];
+    for chunk in out.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = chunk.len();
+        chunk.copy_from_slice(&x.to_le_bytes()[..n]);
+    }
+    copy_to_user(buf, &out)?;
+    Ok(len as u64)
+}

@@ -4,39 +4,50 @@
 //! each function validates its own (user pointers through uaccess).
 
 use crate::arch::ptregs::PtRegs;
-use crate::kernel::errno::{KResult, ENOSYS};
+use crate::kernel::errno::KResult;
 
-/// Numbers this table does not handle (they get the ENOSYS log line).
-pub fn is_unknown(nr: u64) -> bool {
-    !matches!(nr, 0 | 1 | 2 | 3 | 8 | 16 | 19 | 20 | 59 | 257 | 12 | 39 | 56 | 57 | 61 | 60 | 63 | 102 | 104 | 107 | 108 | 110 | 158 | 186 | 218 | 231)
-}
-
-pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> KResult<u64> {
+/// `None` for a number this table does not handle (ENOSYS, logged once).
+pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>> {
     use crate::kernel::{exit, sys};
-    match nr {
+    Some(match nr {
         0 => crate::fs::syscalls::sys_read(a[0] as i32, a[1], a[2]),
         1 => crate::fs::syscalls::sys_write(a[0] as i32, a[1], a[2]),
         2 => crate::fs::syscalls::sys_open(a[0], a[1] as u32, a[2] as u32),
         3 => crate::fs::syscalls::sys_close(a[0] as i32),
+        4 => crate::fs::syscalls::sys_newfstatat(crate::fs::syscalls::AT_FDCWD, a[0], a[1], 0),
+        5 => crate::fs::syscalls::sys_fstat(a[0] as i32, a[1]),
+        6 => crate::fs::syscalls::sys_newfstatat(crate::fs::syscalls::AT_FDCWD, a[0], a[1], crate::fs::syscalls::AT_SYMLINK_NOFOLLOW),
         8 => crate::fs::syscalls::sys_lseek(a[0] as i32, a[1] as i64, a[2] as u32),
+        9 => crate::mm::mmap::sys_mmap(a[0], a[1], a[2], a[3], a[4] as i64, a[5]),
+        11 => crate::mm::mmap::sys_munmap(a[0], a[1]),
         12 => crate::mm::mmap::sys_brk(a[0]),
         16 => crate::fs::syscalls::sys_ioctl(a[0] as i32, a[1] as u32, a[2]),
         19 => crate::fs::syscalls::sys_readv(a[0] as i32, a[1], a[2]),
         20 => crate::fs::syscalls::sys_writev(a[0] as i32, a[1], a[2]),
+        24 => sys::sys_sched_yield(),
+        32 => crate::fs::syscalls::sys_dup(a[0] as i32),
+        33 => crate::fs::syscalls::sys_dup2(a[0] as i32, a[1] as i32),
+        35 => sys::sys_nanosleep(a[0], a[1]),
         59 => crate::fs::syscalls::sys_execve(a[0], a[1], a[2]),
         257 => crate::fs::syscalls::sys_openat(a[0] as i32, a[1], a[2] as u32, a[3] as u32),
+        262 => crate::fs::syscalls::sys_newfstatat(a[0] as i32, a[1], a[2], a[3] as u32),
+        292 => crate::fs::syscalls::sys_dup3(a[0] as i32, a[1] as i32, a[2] as u32),
+        318 => sys::sys_getrandom(a[0], a[1], a[2]),
         39 => sys::sys_getpid(),
         56 => crate::kernel::fork::sys_clone(regs, a[0], a[1], a[2], a[3], a[4]),
         57 => crate::kernel::fork::sys_fork(regs),
         60 => exit::sys_exit(a[0] as i32),
         61 => exit::sys_wait4(a[0] as i64, a[1], a[2], a[3]),
         63 => sys::sys_newuname(a[0]),
+        72 => crate::fs::syscalls::sys_fcntl(a[0] as i32, a[1] as u32, a[2]),
+        79 => crate::fs::syscalls::sys_getcwd(a[0], a[1]),
         102 | 104 | 107 | 108 => Ok(0), // getuid, getgid, geteuid, getegid: root
         110 => sys::sys_getppid(),
         158 => crate::arch::process::sys_arch_prctl(a[0], a[1]),
         186 => sys::sys_gettid(),
         218 => sys::sys_set_tid_address(a[0]),
+        228 => sys::sys_clock_gettime(a[0], a[1]),
         231 => exit::sys_exit_group(a[0] as i32),
-        _ => Err(ENOSYS),
-    }
+        _ => return None,
+    })
 }

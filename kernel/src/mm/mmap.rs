@@ -270,3 +270,110 @@ pub fn read_bytes(mm: &MmStruct, mut va: u64, out: &mut [u8]) -> KResult<()> {
     Ok(())
 }
 
+
+pub const PROT_READ: u64 = 0x1;
+pub const PROT_WRITE: u64 = 0x2;
+pub const PROT_EXEC: u64 = 0x4;
+pub const MAP_SHARED: u64 = 0x01;
+pub const MAP_PRIVATE: u64 = 0x02;
+pub const MAP_FIXED: u64 = 0x10;
+pub const MAP_ANONYMOUS: u64 = 0x20;
+/// Top of the mmap area (Linux's mmap_base without randomization:
+/// below the stack's rlimit and a guard gap).
+pub const MMAP_BASE: u64 = STACK_TOP - STACK_LIMIT - (128 << 20);
+
+fn prot_to_vm(prot: u64) -> u32 {
+    (if prot & PROT_READ != 0 { VM_READ } else { 0 }) | (if prot & PROT_WRITE != 0 { VM_WRITE } else { 0 }) | (if prot & PROT_EXEC != 0 { VM_EXEC } else { 0 })
+}
+
+impl MmStruct {
+    /// `get_unmapped_area`, top-down below MMAP_BASE.
+    fn get_unmapped_area(&self, len: u64) -> KResult<u64> {
+        let mm = self.inner.lock_irqsave();
+        let mut top = MMAP_BASE;
+        for (_, v) in mm.vmas.range(..MMAP_BASE).rev() {
+            if v.end <= top && top - v.end >= len {
+                return Ok(top - len);
+            }
+            top = top.min(v.start);
+        }
+        if top >= len + 0x1_0000 {
+            Ok(top - len)
+        } else {
+            Err(ENOMEM)
+        }
+    }
+
+    /// `do_munmap`: remove [start, end) from every VMA (splitting) and free its pages.
+    pub fn do_munmap(&self, start: u64, end: u64) {
+        {
+            let mut mm = self.inner.lock_irqsave();
+            let hit: alloc::vec::Vec<Vma> = mm.vmas.values().filter(|v| v.start < end && v.end > start).copied().collect();
+            for v in hit {
+                mm.vmas.remove(&v.start);
+                if v.start < start {
+                    mm.vmas.insert(v.start, Vma { end: start, ..v });
+                }
+                if v.end > end {
+                    mm.vmas.insert(end, Vma { start: end, ..v });
+                }
+            }
+        }
+        self.unmap_range(start, end);
+    }
+}
+
+/// `sys_mmap` (ksys_mmap_pgoff): anonymous private memory, and private
+/// file mappings (the file's bytes are copied in at mmap time). Shared
+/// mappings come with the rest of issue 4.
+pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: i64, off: u64) -> KResult<u64> {
+    use crate::kernel::errno::{EINVAL, ENODEV};
+    if len == 0 || off % PAGE_SIZE != 0 || flags & (MAP_SHARED | MAP_PRIVATE) == 0 {
+        return Err(EINVAL);
+    }
+    if flags & MAP_SHARED != 0 {
+        return Err(ENODEV);
+    }
+    let len = page_up(len);
+    let cur = crate::kernel::task::current();
+    let mm = cur.mm.lock_irqsave().clone().ok_or(ENOMEM)?;
+    let file = if flags & MAP_ANONYMOUS == 0 { Some(crate::fs::syscalls::file_for_mmap(fd as i32)?) } else { None };
+    let start = if flags & MAP_FIXED != 0 {
+        if addr % PAGE_SIZE != 0 || !crate::arch::uaccess::access_ok(addr, len as usize) {
+            return Err(EINVAL);
+        }
+        mm.do_munmap(addr, addr + len);
+        addr
+    } else {
+        mm.get_unmapped_area(len)?
+    };
+    let vm = prot_to_vm(prot);
+    mm.insert_vma(start, start + len, vm)?;
+    if let Some(file) = file {
+        // Copy the file's bytes in; the rest of the last page stays zero.
+        let mut buf = alloc::vec![0u8; PAGE_SIZE as usize];
+        let mut va = start;
+        while va < start + len {
+            let n = file.inode().read_at(off + (va - start), &mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let pa = mm.populate_page(va, vm | VM_WRITE)?;
+            super::copy_to_phys(pa, &buf[..n]);
+            va += PAGE_SIZE;
+        }
+    }
+    Ok(start)
+}
+
+/// `sys_munmap`.
+pub fn sys_munmap(addr: u64, len: u64) -> KResult<u64> {
+    use crate::kernel::errno::EINVAL;
+    if addr % PAGE_SIZE != 0 || len == 0 || !crate::arch::uaccess::access_ok(addr, len as usize) {
+        return Err(EINVAL);
+    }
+    let cur = crate::kernel::task::current();
+    let mm = cur.mm.lock_irqsave().clone().ok_or(EINVAL)?;
+    mm.do_munmap(addr, addr + page_up(len));
+    Ok(0)
+}

@@ -60,7 +60,7 @@ fn sys_ni_syscall(nr: u64) -> KResult<u64> {
 extern "C" fn do_syscall_64(regs: &mut PtRegs) {
     let nr = regs.vector;
     let a = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
-    let ret = crate::kernel::syscalls::dispatch(nr, a, regs).or_else(|e| if e == ENOSYS && crate::kernel::syscalls::is_unknown(nr) { sys_ni_syscall(nr) } else { Err(e) });
+    let ret = crate::kernel::syscalls::dispatch(nr, a, regs).unwrap_or_else(|| sys_ni_syscall(nr));
     regs.rax = match ret {
         Ok(v) => v,
         Err(e) => (-(e.0 as i64)) as u64,

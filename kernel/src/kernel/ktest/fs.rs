@@ -346,10 +346,13 @@ fn fs_devices() -> TestResult {
     ensure!(null.read(&mut buf) == Ok(0) && buf[0] == 0x55, "/dev/null read something");
     ensure!(null.write(&[1; 100]) == Ok(100), "/dev/null refused a write");
     ensure!(null.lseek(123, SEEK_SET) == Ok(0), "/dev/null lseek is not 0");
+    ensure!(null.pwrite(b"x", 5) == Ok(1) && null.pread(&mut buf, 5) == Ok(0), "/dev/null pread/pwrite");
 
     let z = ok("open zero", filp_open("/dev/zero", O_RDWR, 0))?;
     ensure!(z.read(&mut buf) == Ok(64) && buf.iter().all(|&b| b == 0), "/dev/zero read {:?}", &buf[..8]);
     ensure!(z.write(b"ignored") == Ok(7), "/dev/zero write");
+    buf.fill(3);
+    ensure!(z.pread(&mut buf, 100) == Ok(64) && buf[0] == 0, "/dev/zero pread");
     let mut big = vec![1u8; 10_000];
     ensure!(z.read(&mut big) == Ok(10_000) && big.iter().all(|&b| b == 0), "/dev/zero big read");
 
