@@ -92,6 +92,8 @@ struct RawScenario {
     other_serial_empty: bool,
     #[serde(default)]
     initrd: String,
+    #[serde(default)]
+    qemu_args: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +134,8 @@ pub struct Scenario {
     pub capture_serial: u32,
     pub other_serial_empty: bool,
     pub initrd: Option<ScenarioInitrd>,
+    /// Extra QEMU arguments (e.g. `-icount shift=0` for load-independent timing).
+    pub qemu_args: Vec<String>,
 }
 
 /// The pc machine has four ISA serial ports.
@@ -201,6 +205,7 @@ pub fn parse_file(shown: &str, text: &str) -> Result<Vec<Scenario>> {
                 DEFAULT_INITRD => Some(ScenarioInitrd::Default),
                 file => Some(ScenarioInitrd::File(PathBuf::from(file))),
             },
+            qemu_args: r.qemu_args,
         });
     }
     Ok(out)

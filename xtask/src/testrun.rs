@@ -259,6 +259,7 @@ fn run_one(
 ) -> Outcome {
     let log = log_dir.join(format!("{}.log", sc.name));
     let mut vm = Vm::new(kernel, sc.smp, &sc.mem, &sc.append);
+    vm.extra.extend(sc.qemu_args.iter().cloned());
     let mut outcome = Outcome {
         duration: Duration::ZERO,
         verdict: Verdict::default(),

@@ -166,6 +166,10 @@ fn kthread_bind_test() -> TestResult {
 }
 
 fn waitqueue_timeout() -> TestResult {
+    super::timing_retry("waitqueue_timeout", 3, waitqueue_timeout_once)
+}
+
+fn waitqueue_timeout_once() -> TestResult {
     // msleep sleeps at least as long as asked, and not wildly longer.
     let t0 = ktime_get_ns();
     msleep(50);
@@ -189,6 +193,10 @@ fn waitqueue_timeout() -> TestResult {
 
 /// Two busy threads on one CPU at nice 0 and nice 5 share it 1024:335.
 fn cfs_fairness() -> TestResult {
+    super::timing_retry("cfs_fairness", 3, cfs_fairness_once)
+}
+
+fn cfs_fairness_once() -> TestResult {
     let cpu = crate::arch::percpu::for_each_online_cpu().last().unwrap_or(0);
     let start = Arc::new(AtomicBool::new(false));
     let mk = |name: &str, nice: i32| -> Result<Arc<TaskStruct>, alloc::string::String> {
@@ -232,6 +240,10 @@ fn cfs_fairness() -> TestResult {
 /// A woken SCHED_FIFO thread preempts a busy fair thread on its CPU at
 /// once, and a woken higher-priority FIFO thread preempts a running lower one.
 fn fifo_preempts() -> TestResult {
+    super::timing_retry("fifo_preempts", 3, fifo_preempts_once)
+}
+
+fn fifo_preempts_once() -> TestResult {
     let cpu = crate::arch::percpu::for_each_online_cpu().last().unwrap_or(0);
     static LOW_START: AtomicU64 = AtomicU64::new(0);
     static LOW_END: AtomicU64 = AtomicU64::new(0);
@@ -271,10 +283,19 @@ fn fifo_preempts() -> TestResult {
 
 /// Two SCHED_RR threads at one priority on one CPU take turns.
 fn rr_rotates() -> TestResult {
+    super::timing_retry("rr_rotates", 3, rr_rotates_once)
+}
+
+fn rr_rotates_once() -> TestResult {
     let cpu = crate::arch::percpu::for_each_online_cpu().last().unwrap_or(0);
     static RUNS: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
     static SWITCHES: AtomicU64 = AtomicU64::new(0);
     static LAST: AtomicUsize = AtomicUsize::new(9);
+    // Each attempt (see timing_retry) counts from zero.
+    RUNS[0].store(0, SeqCst);
+    RUNS[1].store(0, SeqCst);
+    SWITCHES.store(0, SeqCst);
+    LAST.store(9, SeqCst);
     let mut ts = Vec::new();
     for i in 0..2 {
         let t = kthread_create(

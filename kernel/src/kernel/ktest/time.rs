@@ -36,6 +36,10 @@ fn clock_monotonic() -> TestResult {
 /// Over 400 ms of clock time, jiffies and every CPU's tick count advance by
 /// about HZ * 0.4 (TCG timing is noisy: accept half to double).
 fn tick_rate() -> TestResult {
+    super::timing_retry("tick_rate", 3, tick_rate_once)
+}
+
+fn tick_rate_once() -> TestResult {
     let ticks_before: Arc<[AtomicU64; NR_CPUS]> = Arc::new([const { AtomicU64::new(0) }; NR_CPUS]);
     for cpu in for_each_online_cpu() {
         ticks_before[cpu].store(per_cpu(cpu).timer_ticks.load(SeqCst), SeqCst);

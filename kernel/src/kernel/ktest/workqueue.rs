@@ -70,6 +70,10 @@ fn workqueue_many() -> TestResult {
 
 /// An item that sleeps must not hold up the next one on the same CPU.
 fn workqueue_sleeper() -> TestResult {
+    super::timing_retry("workqueue_sleeper", 3, workqueue_sleeper_once)
+}
+
+fn workqueue_sleeper_once() -> TestResult {
     static SLEEPER_DONE: AtomicU64 = AtomicU64::new(0);
     static QUICK_AT: AtomicU64 = AtomicU64::new(0);
     SLEEPER_DONE.store(0, SeqCst);
