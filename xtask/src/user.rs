@@ -386,7 +386,7 @@ mod tests {
         let image = dir.join("initramfs.cpio");
         let programs = build_initramfs_at(&source_dir(), &dir, &image).unwrap();
         let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
-        for must in ["hello", "init_exit0", "bootmark", "exec_stack", "syscalls"] {
+        for must in ["hello", "init_exit0", "bootmark", "exec_stack", "syscalls", "signals"] {
             assert!(names.contains(&must), "{must} not in {names:?}");
         }
         for p in &programs {
@@ -435,6 +435,10 @@ mod tests {
         // The system call checks hold on Linux, the oracle (fork+exec runs hello).
         let hello_path = dir.join("hello");
         let out = run("syscalls", &[hello_path.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(!text.contains("FAIL"), "{text}");
+        let out = run("signals", &[]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{text}");
         assert!(!text.contains("FAIL"), "{text}");

@@ -85,6 +85,7 @@ fn setup_new_exec(path: &str, loaded: super::binfmt_elf::LoadedElf) {
     drop(old);
     cur.flags.fetch_and(!(PF_KTHREAD | PF_FORKNOEXEC), SeqCst);
     cur.clear_child_tid.store(0, Relaxed);
+    crate::kernel::signal::flush_signal_handlers(&cur);
     if let Some(files) = cur.files.lock_irqsave().clone() {
         files.close_on_exec();
     }

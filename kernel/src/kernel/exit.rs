@@ -84,42 +84,65 @@ pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, _rusage: u64) -> KResu
     }
     let me = current();
     tp::trace_sched_process_wait(&me.comm(), if upid > 0 { upid as i32 } else { 0 }, me.prio());
-    loop {
+    let eligible = |c: &Arc<TaskStruct>| upid == -1 || upid == 0 || c.pid as i64 == upid || -(c.tgid as i64) == upid;
+    // What a scan found: a reaped pid, or whether eligible children remain.
+    let scan = || -> KResult<Option<u64>> {
         let children = me.children.lock_irqsave().clone();
         let mut any = false;
-        for c in children.iter().filter(|c| upid == -1 || upid == 0 || c.pid as i64 == upid || -(c.tgid as i64) == upid) {
+        for c in children.iter().filter(|c| eligible(c)) {
             any = true;
             if c.exit_state.load(Acquire) == EXIT_ZOMBIE {
-                return wait_task_zombie(c, stat_addr);
+                if let Some(pid) = wait_task_zombie(c, stat_addr)? {
+                    return Ok(Some(pid));
+                }
             }
         }
-        if !any {
-            return Err(ECHILD);
+        if any { Ok(None) } else { Err(ECHILD) }
+    };
+    loop {
+        if let Some(pid) = scan()? {
+            return Ok(pid);
         }
         if options & WNOHANG != 0 {
             return Ok(0);
         }
+        // Sleep until a child may be reapable or gone (an autoreaped one
+        // leaves the list), or a signal arrives; then scan again.
+        let count = |me: &TaskStruct| me.children.lock_irqsave().iter().filter(|c| eligible(c)).count();
+        let before = count(&me);
         crate::kernel::sched::wait::wait_event(&me.wait_chldexit, TASK_INTERRUPTIBLE, || {
-            me.children.lock_irqsave().iter().any(|c| c.exit_state.load(Acquire) == EXIT_ZOMBIE)
+            crate::kernel::signal::signal_pending(&me)
+                || count(&me) != before
+                || me.children.lock_irqsave().iter().any(|c| eligible(c) && c.exit_state.load(Acquire) == EXIT_ZOMBIE)
         });
+        if crate::kernel::signal::signal_pending(&me) {
+            if let Some(pid) = scan()? {
+                return Ok(pid);
+            }
+            return Err(crate::kernel::errno::EINTR);
+        }
     }
 }
 
-/// `wait_task_zombie`: report the status and release the child.
-fn wait_task_zombie(c: &Arc<TaskStruct>, stat_addr: u64) -> KResult<u64> {
-    if stat_addr != 0 {
-        crate::arch::uaccess::put_user_u32(stat_addr, c.exit_code.load(Relaxed) as u32)?;
-    }
+/// `wait_task_zombie`: report the status and release the child; None if
+/// someone else (another waiter, or autoreap) got it first.
+fn wait_task_zombie(c: &Arc<TaskStruct>, stat_addr: u64) -> KResult<Option<u64>> {
     // Only one waiter may reap it.
     if c.exit_state.compare_exchange(EXIT_ZOMBIE, EXIT_DEAD, AcqRel, Relaxed).is_err() {
-        return Ok(0);
+        return Ok(None);
+    }
+    if stat_addr != 0 {
+        if let Err(e) = crate::arch::uaccess::put_user_u32(stat_addr, c.exit_code.load(Relaxed) as u32) {
+            c.exit_state.store(EXIT_ZOMBIE, Release); // still reapable, as Linux
+            return Err(e);
+        }
     }
     // Its last switch may still be running on another CPU.
     while c.on_cpu.load(Acquire) {
         core::hint::spin_loop();
     }
     release_task(c);
-    Ok(c.pid as u64)
+    Ok(Some(c.pid as u64))
 }
 
 /// `find_new_reaper`: orphans go to init (pid 1), or kthreadd's... no:
@@ -147,18 +170,14 @@ fn forget_original_parent(tsk: &Arc<TaskStruct>) {
 fn exit_notify(tsk: &Arc<TaskStruct>) {
     forget_original_parent(tsk);
     let parent = tsk.real_parent.lock_irqsave().upgrade();
+    // Zombie first, so a woken parent can reap it; autoreap undoes it.
+    tsk.exit_state.store(EXIT_ZOMBIE, Release);
     let autoreap = match &parent {
         None => true,
-        Some(p) => tsk.exit_signal == 0 || p.ignores_sigchld.load(Relaxed),
+        Some(p) => crate::kernel::signal::do_notify_parent(tsk, p),
     };
-    if autoreap {
-        tsk.exit_state.store(EXIT_DEAD, Release);
+    if autoreap && tsk.exit_state.compare_exchange(EXIT_ZOMBIE, EXIT_DEAD, AcqRel, Relaxed).is_ok() {
         release_task(tsk);
-    } else {
-        tsk.exit_state.store(EXIT_ZOMBIE, Release);
-        if let Some(p) = parent {
-            p.wait_chldexit.wake_up_all(); // do_notify_parent; SIGCHLD with issue 4
-        }
     }
 }
 

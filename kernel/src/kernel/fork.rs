@@ -130,6 +130,13 @@ fn copy_files(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) {
     *p.files.lock_irqsave() = Some(files);
 }
 
+/// `copy_sighand`: share the actions (CLONE_SIGHAND) or copy them.
+fn copy_sighand(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) {
+    let Some(sh) = cur.sighand.lock_irqsave().clone() else { return };
+    let sh = if clone_flags & CLONE_SIGHAND != 0 { sh } else { sh.copy() };
+    *p.sighand.lock_irqsave() = Some(sh);
+}
+
 /// `copy_mm`: share the address space (CLONE_VM) or copy it.
 fn copy_mm(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) -> Result<(), i32> {
     let Some(mm) = cur.mm.lock_irqsave().clone() else { return Ok(()) };
@@ -154,6 +161,8 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
         p.policy.store(SCHED_NORMAL, Relaxed);
     }
     copy_files(clone_flags, &cur, &p);
+    copy_sighand(clone_flags, &cur, &p);
+    p.blocked.store(cur.blocked.load(Relaxed), Relaxed);
     if let Err(e) = copy_mm(clone_flags, &cur, &p) {
         free_pid(pid);
         return Err(e);

@@ -64,7 +64,7 @@ fn to_kthread(p: &TaskStruct) -> Option<Arc<Kthread>> {
 pub fn kthreadd() -> i32 {
     let tsk = current();
     tsk.set_comm("kthreadd");
-    tsk.ignores_sigchld.store(true, Relaxed); // ignore_signals(tsk)
+    crate::kernel::signal::ignore_signals(&tsk);
     tsk.flags.fetch_or(PF_NOFREEZE, Relaxed);
     *KTHREADD_TASK.lock_irqsave() = Some(tsk.clone());
     loop {

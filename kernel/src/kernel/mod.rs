@@ -12,6 +12,7 @@ pub mod panic;
 pub mod params;
 pub mod pid;
 pub mod sched;
+pub mod signal;
 pub mod smp;
 pub mod sys;
 pub mod syscalls;

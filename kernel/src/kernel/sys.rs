@@ -85,6 +85,12 @@ pub fn sys_nanosleep(req: u64, rem: u64) -> KResult<u64> {
     let mut left = (ns as u128 * hz as u128).div_ceil(1_000_000_000) as u64 + 1;
     while left > 0 {
         left = crate::kernel::time::timer::schedule_timeout_interruptible(left);
+        if left > 0 && crate::kernel::signal::signal_pending(&current()) {
+            if rem != 0 {
+                put_timespec(rem, left * 1_000_000_000 / hz)?;
+            }
+            return Err(crate::kernel::errno::EINTR);
+        }
     }
     if rem != 0 {
         put_timespec(rem, 0)?;

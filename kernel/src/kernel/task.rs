@@ -202,9 +202,14 @@ pub struct TaskStruct {
 
     /// `set_child_tid` doubles as the kthread pointer in Linux; here a field.
     pub kthread: SpinLock<Option<Arc<crate::kernel::kthread::Kthread>>>,
-    /// SIGCHLD's action is SIG_IGN, so children are reaped at exit
-    /// (kthreadd's ignore_signals). Signal handlers proper come with issue 4.
-    pub ignores_sigchld: AtomicBool,
+    /// Pending and blocked signals (one bit per signal; single-threaded
+    /// processes, so the private and shared sets are one).
+    pub pending: AtomicU64,
+    pub blocked: AtomicU64,
+    /// si_code of each pending signal (for signal_deliver).
+    pub sig_code: SpinLock<[i32; 64]>,
+    /// Signal actions (sighand_struct), shared with CLONE_SIGHAND.
+    pub sighand: SpinLock<Option<Arc<crate::kernel::signal::SighandStruct>>>,
     /// Parents sleep here in wait (Linux: signal->wait_chldexit).
     pub wait_chldexit: crate::kernel::sched::wait::WaitQueueHead,
     /// The user address space (None for kernel threads).
@@ -305,7 +310,10 @@ impl TaskStruct {
             thread: ThreadStruct { sp: AtomicU64::new(0), fsbase: AtomicU64::new(0) },
             stack: init.stack,
             kthread: SpinLock::new("kthread", None),
-            ignores_sigchld: AtomicBool::new(false),
+            pending: AtomicU64::new(0),
+            blocked: AtomicU64::new(0),
+            sig_code: SpinLock::new("sig_code", [0; 64]),
+            sighand: SpinLock::new("sighand", None),
             wait_chldexit: crate::kernel::sched::wait::WaitQueueHead::new(),
             mm: SpinLock::new("mm", None),
             files: SpinLock::new("files", None),

@@ -29,6 +29,7 @@ pub fn do_page_fault(regs: &mut PtRegs) {
             if regs.user_mode() {
                 drop(cur);
                 bad_area(regs, err, address);
+                return;
             }
         }
         if super::uaccess::fixup_exception(regs) {
@@ -41,7 +42,7 @@ pub fn do_page_fault(regs: &mut PtRegs) {
 /// `__bad_area_nosemaphore` for user mode: Linux logs the fault
 /// (show_signal_msg) and delivers SIGSEGV; without signal handlers yet
 /// (issue 4) the default action applies at once: the process dies of it.
-fn bad_area(regs: &PtRegs, err: u64, address: u64) -> ! {
+fn bad_area(regs: &PtRegs, err: u64, address: u64) {
     let (pid, comm) = crate::kernel::panic::current_pid_comm();
     pr_info!(
         "{}[{}]: segfault at {:x} ip {:016x} sp {:016x} error {:x}",
@@ -52,8 +53,10 @@ fn bad_area(regs: &PtRegs, err: u64, address: u64) -> ! {
         regs.rsp,
         err
     );
-    const SIGSEGV: i32 = 11;
-    crate::kernel::exit::do_group_exit(SIGSEGV)
+    // force_sig_fault: SEGV_MAPERR (1) for a missing page, SEGV_ACCERR (2)
+    // for a protection fault; delivered on the way back to user mode.
+    let code = if err & X86_PF_PROT != 0 { 2 } else { 1 };
+    crate::kernel::signal::force_sig_fault(crate::kernel::signal::SIGSEGV, code);
 }
 
 fn no_context(regs: &PtRegs, err: u64, address: u64) -> ! {

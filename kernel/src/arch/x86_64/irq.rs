@@ -17,6 +17,10 @@ pub const SPURIOUS_APIC_VECTOR: u64 = 0xff;
 extern "C" fn do_IRQ_or_exception(regs: &mut PtRegs) {
     if regs.vector < 32 {
         super::traps::do_trap(regs);
+        // NMI, #DF and #MC run on their own IST stacks: never schedule there.
+        if regs.user_mode() && !matches!(regs.vector, 2 | 8 | 18) {
+            prepare_exit_to_usermode();
+        }
         return;
     }
     irq_enter();
@@ -32,8 +36,20 @@ extern "C" fn do_IRQ_or_exception(regs: &mut PtRegs) {
         super::apic::ack_APIC_irq();
     }
     irq_exit();
+    if regs.user_mode() {
+        prepare_exit_to_usermode();
+        return;
+    }
     // Kernel preemption on the way out (CONFIG_PREEMPT's preempt_schedule_irq).
     crate::kernel::sched::irqentry_exit_cond_resched(regs.rflags & super::processor::X86_EFLAGS_IF != 0);
+}
+
+/// Back to user mode from an interrupt or exception: reschedule and act on
+/// signals first (with interrupts on, as Linux's exit_to_usermode_loop).
+fn prepare_exit_to_usermode() {
+    super::processor::local_irq_enable();
+    crate::kernel::sched::exit_to_usermode_loop();
+    super::processor::local_irq_disable();
 }
 
 fn irq_enter() {

@@ -86,6 +86,7 @@ fn run_user(code: &'static [u8], name: &str) -> Result<i32, alloc::string::Strin
                 return -12;
             }
             let me = current();
+            crate::kernel::signal::reset_signals_for_user(&me);
             *me.mm.lock_irqsave() = Some(mm.clone());
             me.flags.fetch_and(!PF_KTHREAD, SeqCst);
             crate::arch::process::activate_mm(mm);

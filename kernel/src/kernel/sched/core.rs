@@ -423,8 +423,26 @@ pub fn schedule_idle() {
 /// `exit_to_usermode_loop`: the work due before returning to user mode
 /// (rescheduling now; signals with issue 4's signal delivery).
 pub fn exit_to_usermode_loop() {
-    while need_resched() {
-        schedule();
+    loop {
+        if need_resched() {
+            schedule();
+            continue;
+        }
+        let cur = crate::kernel::task::current();
+        if crate::kernel::signal::signal_pending(&cur) {
+            drop(cur);
+            crate::kernel::signal::get_signal(); // do_signal
+        }
+        return;
+    }
+}
+
+/// `kick_process`: make a task running on another CPU enter the kernel
+/// (a reschedule IPI), so it sees a new signal soon.
+pub fn kick_process(p: &TaskStruct) {
+    let cpu = p.task_cpu();
+    if cpu != smp_processor_id() && p.on_cpu.load(Acquire) {
+        crate::kernel::smp::smp_send_reschedule(cpu);
     }
 }
 

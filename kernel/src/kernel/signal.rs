@@ -1,0 +1,339 @@
+//! Signals, first part (mirrors kernel/signal.c): generation
+//! (`kill_something_info -> do_send_sig_info -> send_signal ->
+//! complete_signal`), the per-process action table (`sighand_struct`),
+//! blocking, default actions on the way back to user mode (`get_signal`),
+//! and the parent's SIGCHLD (`do_notify_parent`).
+//!
+//! What is here: SIG_DFL and SIG_IGN semantics. A default-fatal signal
+//! (SIGKILL, SIGTERM, SIGINT, ...) ends the process when it next returns
+//! to user mode (or at once if it sleeps interruptibly); default-ignored
+//! ones (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) are dropped; a parent that
+//! ignores SIGCHLD or sets SA_NOCLDWAIT has its children reaped for it.
+//! Not yet (the next issue): running user handlers (setup_rt_frame,
+//! rt_sigreturn): a signal with a handler installed stays pending;
+//! stopping and continuing (SIGSTOP/SIGTSTP/SIGCONT job control); siginfo
+//! queues (one pending instance per signal, as for non-realtime signals).
+
+use crate::kernel::errno::{KResult, EINVAL, ESRCH};
+use crate::kernel::task::*;
+use crate::sync::SpinLock;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering::*;
+
+pub const SIGHUP: i32 = 1;
+pub const SIGINT: i32 = 2;
+pub const SIGQUIT: i32 = 3;
+pub const SIGKILL: i32 = 9;
+pub const SIGSEGV: i32 = 11;
+pub const SIGPIPE: i32 = 13;
+pub const SIGTERM: i32 = 15;
+pub const SIGCHLD: i32 = 17;
+pub const SIGCONT: i32 = 18;
+pub const SIGSTOP: i32 = 19;
+pub const SIGTSTP: i32 = 20;
+pub const SIGTTIN: i32 = 21;
+pub const SIGTTOU: i32 = 22;
+pub const SIGURG: i32 = 23;
+pub const SIGWINCH: i32 = 28;
+pub const NSIG: i32 = 64;
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+pub const SA_NOCLDWAIT: u64 = 0x2;
+
+/// si_code values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+
+/// signal_generate's `res` (enum trace_signal_result).
+const TRACE_SIGNAL_DELIVERED: i32 = 0;
+const TRACE_SIGNAL_IGNORED: i32 = 1;
+const TRACE_SIGNAL_ALREADY_PENDING: i32 = 2;
+
+/// `struct k_sigaction` as x86_64 rt_sigaction passes it.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// `struct sighand_struct`: the action of every signal, shared by the
+/// threads of a process (CLONE_SIGHAND).
+pub struct SighandStruct {
+    pub action: SpinLock<[SigAction; NSIG as usize]>,
+}
+
+impl SighandStruct {
+    pub fn new() -> Arc<SighandStruct> {
+        Arc::new(SighandStruct { action: SpinLock::new("sighand->siglock", [SigAction::default(); NSIG as usize]) })
+    }
+    pub fn copy(&self) -> Arc<SighandStruct> {
+        Arc::new(SighandStruct { action: SpinLock::new("sighand->siglock", *self.action.lock_irqsave()) })
+    }
+    pub fn get(&self, sig: i32) -> SigAction {
+        self.action.lock_irqsave()[(sig - 1) as usize]
+    }
+}
+
+pub fn sigmask(sig: i32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+fn valid_signal(sig: i32) -> bool {
+    (1..=NSIG).contains(&sig)
+}
+
+/// Signals whose default action is to do nothing (sig_kernel_ignore).
+fn sig_default_ignored(sig: i32) -> bool {
+    matches!(sig, SIGCHLD | SIGCONT | SIGURG | SIGWINCH)
+}
+
+/// Stop signals (sig_kernel_stop): job control is not implemented yet.
+fn sig_kernel_stop(sig: i32) -> bool {
+    matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU)
+}
+
+fn action_of(p: &TaskStruct, sig: i32) -> SigAction {
+    p.sighand.lock_irqsave().as_ref().map_or(SigAction::default(), |s| s.get(sig))
+}
+
+/// `sig_ignored`: would delivering it do nothing? (Blocked signals are
+/// kept: the mask may change before they are looked at.)
+fn sig_ignored(p: &TaskStruct, sig: i32) -> bool {
+    if p.blocked.load(Relaxed) & sigmask(sig) != 0 && sig != SIGKILL {
+        return false;
+    }
+    let h = action_of(p, sig).handler;
+    h == SIG_IGN || (h == SIG_DFL && sig_default_ignored(sig)) || (p.is_kthread() && sig != SIGKILL)
+}
+
+/// `send_signal` + `complete_signal`: queue `sig` for `p` and wake it.
+pub fn send_signal(sig: i32, p: &Arc<TaskStruct>, code: i32) -> i32 {
+    let res = if sig_ignored(p, sig) || p.is_kthread() {
+        TRACE_SIGNAL_IGNORED
+    } else if p.pending.fetch_or(sigmask(sig), SeqCst) & sigmask(sig) != 0 {
+        TRACE_SIGNAL_ALREADY_PENDING
+    } else {
+        p.sig_code.lock_irqsave()[(sig - 1) as usize] = code;
+        TRACE_SIGNAL_DELIVERED
+    };
+    crate::kernel::trace::trace_signal_generate(sig, 0, code, &p.comm(), p.pid, true, res);
+    if res == TRACE_SIGNAL_DELIVERED {
+        signal_wake_up(p, sig == SIGKILL);
+    }
+    res
+}
+
+/// `force_sig_fault`: a synchronous signal from a fault. It cannot be
+/// blocked or ignored: the action reverts to the default if it was.
+pub fn force_sig_fault(sig: i32, code: i32) {
+    let cur = current();
+    cur.blocked.fetch_and(!sigmask(sig), SeqCst);
+    if let Some(sh) = cur.sighand.lock_irqsave().clone() {
+        let mut a = sh.action.lock_irqsave();
+        if a[(sig - 1) as usize].handler == SIG_IGN {
+            a[(sig - 1) as usize].handler = SIG_DFL;
+        }
+    }
+    send_signal(sig, &cur, code);
+}
+
+/// `signal_wake_up`: an interruptible sleeper (or a killable one, for
+/// SIGKILL) wakes to notice; a task running on another CPU is kicked so it
+/// passes through the return-to-user check soon.
+fn signal_wake_up(p: &Arc<TaskStruct>, fatal: bool) {
+    let state = TASK_INTERRUPTIBLE | if fatal { TASK_WAKEKILL } else { 0 };
+    if !crate::kernel::sched::wake_up_state(p, state) && p.on_cpu.load(Acquire) {
+        crate::kernel::sched::kick_process(p);
+    }
+}
+
+/// `signal_pending`: an unblocked signal waits.
+pub fn signal_pending(p: &TaskStruct) -> bool {
+    p.pending.load(SeqCst) & !p.blocked.load(SeqCst) != 0
+}
+
+/// `fatal_signal_pending`.
+pub fn fatal_signal_pending(p: &TaskStruct) -> bool {
+    p.pending.load(SeqCst) & sigmask(SIGKILL) != 0
+}
+
+/// `get_signal` (from exit_to_usermode_loop): act on pending signals. A
+/// default-fatal signal ends the process here (do_group_exit).
+pub fn get_signal() {
+    let cur = current();
+    loop {
+        let ready = cur.pending.load(SeqCst) & !cur.blocked.load(SeqCst);
+        if ready == 0 {
+            return;
+        }
+        let sig = ready.trailing_zeros() as i32 + 1;
+        let ka = action_of(&cur, sig);
+        if ka.handler != SIG_DFL && ka.handler != SIG_IGN && sig != SIGKILL {
+            // A user handler: delivered by setup_rt_frame in the next issue.
+            // Leave it pending rather than apply the wrong action.
+            return;
+        }
+        cur.pending.fetch_and(!sigmask(sig), SeqCst);
+        if ka.handler == SIG_IGN && sig != SIGKILL {
+            continue;
+        }
+        if sig_default_ignored(sig) || sig_kernel_stop(sig) {
+            continue; // stopping is job control: not yet
+        }
+        let code = cur.sig_code.lock_irqsave()[(sig - 1) as usize];
+        crate::kernel::trace::trace_signal_deliver(sig, 0, code, ka.handler, ka.flags);
+        cur.flags.fetch_or(PF_SIGNALED, SeqCst);
+        drop(cur);
+        crate::kernel::exit::do_group_exit(sig);
+    }
+}
+
+/// `do_notify_parent`: tell the parent a child exited. Returns true when
+/// the child should be reaped at once (the parent ignores SIGCHLD or set
+/// SA_NOCLDWAIT), as Linux's autoreap.
+pub fn do_notify_parent(tsk: &TaskStruct, parent: &Arc<TaskStruct>) -> bool {
+    let code = tsk.exit_code.load(Relaxed);
+    let si_code = if code & 0x7f != 0 { CLD_KILLED } else { CLD_EXITED };
+    let ka = action_of(parent, SIGCHLD);
+    let mut autoreap = false;
+    let mut sig = tsk.exit_signal;
+    if ka.handler == SIG_IGN || ka.flags & SA_NOCLDWAIT != 0 {
+        autoreap = true;
+        if ka.handler == SIG_IGN {
+            sig = 0;
+        }
+    }
+    if valid_signal(sig) {
+        send_signal(sig, parent, si_code);
+    }
+    parent.wait_chldexit.wake_up_all(); // __wake_up_parent
+    autoreap
+}
+
+/// `ignore_signals` (kthreadd): every action becomes SIG_IGN.
+pub fn ignore_signals(t: &TaskStruct) {
+    let sh = SighandStruct::new();
+    for a in sh.action.lock_irqsave().iter_mut() {
+        a.handler = SIG_IGN;
+    }
+    *t.sighand.lock_irqsave() = Some(sh);
+}
+
+/// `flush_signal_handlers(t, 1)` and an empty mask: what a kernel thread
+/// does before it execs a user program (call_usermodehelper), since it
+/// inherited kthreadd's SIG_IGN everywhere.
+pub fn reset_signals_for_user(t: &TaskStruct) {
+    *t.sighand.lock_irqsave() = Some(SighandStruct::new());
+    t.blocked.store(0, SeqCst);
+    t.pending.store(0, SeqCst);
+}
+
+/// `flush_signal_handlers` at exec: caught signals revert to SIG_DFL
+/// (ignored ones stay ignored).
+pub fn flush_signal_handlers(t: &TaskStruct) {
+    let old = t.sighand.lock_irqsave().clone();
+    let Some(old) = old else { return };
+    let new = old.copy();
+    for a in new.action.lock_irqsave().iter_mut() {
+        if a.handler != SIG_IGN {
+            *a = SigAction::default();
+        }
+    }
+    *t.sighand.lock_irqsave() = Some(new);
+}
+
+/// `sys_kill` -> `kill_something_info`.
+pub fn sys_kill(pid: i32, sig: i32) -> KResult<u64> {
+    if sig != 0 && !valid_signal(sig) {
+        return Err(EINVAL);
+    }
+    let me = current();
+    if pid > 0 {
+        let p = crate::kernel::pid::find_task_by_vpid(pid).ok_or(ESRCH)?;
+        if sig != 0 && p.exit_state.load(Acquire) == 0 {
+            send_signal(sig, &p, SI_USER);
+        }
+        return Ok(0);
+    }
+    if pid == -1 {
+        // Everyone but init, kernel threads and ourselves.
+        let mut found = false;
+        for p in crate::kernel::pid::for_each_process() {
+            if p.pid > 1 && !p.is_kthread() && p.tgid != me.tgid && p.exit_state.load(Acquire) == 0 {
+                found = true;
+                if sig != 0 {
+                    send_signal(sig, &p, SI_USER);
+                }
+            }
+        }
+        return if found { Ok(0) } else { Err(ESRCH) };
+    }
+    // pid 0 and -pgrp name process groups, which arrive with sessions.
+    Err(ESRCH)
+}
+
+pub const SIG_BLOCK: u64 = 0;
+pub const SIG_UNBLOCK: u64 = 1;
+pub const SIG_SETMASK: u64 = 2;
+
+/// `sys_rt_sigprocmask`. SIGKILL and SIGSTOP can never be blocked.
+pub fn sys_rt_sigprocmask(how: u64, set: u64, oset: u64, sigsetsize: u64) -> KResult<u64> {
+    use crate::arch::uaccess::{get_user_u64, put_user_u64};
+    if sigsetsize != 8 {
+        return Err(EINVAL);
+    }
+    let cur = current();
+    let old = cur.blocked.load(SeqCst);
+    if set != 0 {
+        let s = get_user_u64(set)? & !(sigmask(SIGKILL) | sigmask(SIGSTOP));
+        let new = match how {
+            SIG_BLOCK => old | s,
+            SIG_UNBLOCK => old & !s,
+            SIG_SETMASK => s,
+            _ => return Err(EINVAL),
+        };
+        cur.blocked.store(new, SeqCst);
+    }
+    if oset != 0 {
+        put_user_u64(oset, old)?;
+    }
+    Ok(0)
+}
+
+/// `sys_rt_sigaction`: struct sigaction {handler, flags, restorer, mask}.
+pub fn sys_rt_sigaction(sig: i32, act: u64, oact: u64, sigsetsize: u64) -> KResult<u64> {
+    use crate::arch::uaccess::{copy_from_user, copy_to_user};
+    if sigsetsize != 8 || !valid_signal(sig) || (act != 0 && (sig == SIGKILL || sig == SIGSTOP)) {
+        return Err(EINVAL);
+    }
+    let cur = current();
+    let sh = {
+        let mut slot = cur.sighand.lock_irqsave();
+        slot.get_or_insert_with(SighandStruct::new).clone()
+    };
+    let old = sh.get(sig);
+    if act != 0 {
+        let mut b = [0u8; 32];
+        copy_from_user(&mut b, act)?;
+        let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        let new = SigAction { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) & !(sigmask(SIGKILL) | sigmask(SIGSTOP)) };
+        sh.action.lock_irqsave()[(sig - 1) as usize] = new;
+        // Setting SIG_IGN (or SIG_DFL for a default-ignored signal) discards a pending one.
+        if new.handler == SIG_IGN || (new.handler == SIG_DFL && sig_default_ignored(sig)) {
+            cur.pending.fetch_and(!sigmask(sig), SeqCst);
+        }
+    }
+    if oact != 0 {
+        let mut b = [0u8; 32];
+        for (i, v) in [old.handler, old.flags, old.restorer, old.mask].iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        copy_to_user(oact, &b)?;
+    }
+    Ok(0)
+}
