@@ -121,3 +121,43 @@ pub fn sys_getrandom(buf: u64, len: u64, _flags: u64) -> KResult<u64> {
     copy_to_user(buf, &out)?;
     Ok(len as u64)
 }
+
+pub const LINUX_REBOOT_MAGIC1: u64 = 0xfee1_dead;
+pub const LINUX_REBOOT_MAGIC2: u64 = 672_274_793;
+pub const LINUX_REBOOT_MAGIC2A: u64 = 85_072_278;
+pub const LINUX_REBOOT_MAGIC2B: u64 = 369_367_448;
+pub const LINUX_REBOOT_MAGIC2C: u64 = 537_993_216;
+pub const LINUX_REBOOT_CMD_RESTART: u64 = 0x0123_4567;
+pub const LINUX_REBOOT_CMD_HALT: u64 = 0xcdef_0123;
+pub const LINUX_REBOOT_CMD_POWER_OFF: u64 = 0x4321_fedc;
+pub const LINUX_REBOOT_CMD_CAD_ON: u64 = 0x89ab_cdef;
+pub const LINUX_REBOOT_CMD_CAD_OFF: u64 = 0;
+
+/// `sys_reboot` (kernel/reboot.c): with Linux's magic numbers, restart,
+/// halt or power off the machine (`poweroff -f` ends QEMU).
+pub fn sys_reboot(magic1: u64, magic2: u64, cmd: u64, _arg: u64) -> KResult<u64> {
+    use crate::kernel::errno::EINVAL;
+    let magic2_ok = matches!(magic2 as u32 as u64, LINUX_REBOOT_MAGIC2 | LINUX_REBOOT_MAGIC2A | LINUX_REBOOT_MAGIC2B | LINUX_REBOOT_MAGIC2C);
+    if magic1 as u32 as u64 != LINUX_REBOOT_MAGIC1 || !magic2_ok {
+        return Err(EINVAL);
+    }
+    match cmd as u32 as u64 {
+        LINUX_REBOOT_CMD_RESTART => {
+            pr_emerg!("reboot: Restarting system");
+            crate::arch::reboot::emergency_restart()
+        }
+        LINUX_REBOOT_CMD_HALT => {
+            pr_emerg!("reboot: System halted");
+            crate::arch::processor::local_irq_disable();
+            loop {
+                crate::arch::processor::halt();
+            }
+        }
+        LINUX_REBOOT_CMD_POWER_OFF => {
+            pr_emerg!("reboot: Power down");
+            crate::arch::reboot::machine_power_off()
+        }
+        LINUX_REBOOT_CMD_CAD_ON | LINUX_REBOOT_CMD_CAD_OFF => Ok(0),
+        _ => Err(EINVAL),
+    }
+}

@@ -47,6 +47,7 @@ pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>>
         102 | 104 | 107 | 108 => Ok(0), // getuid, getgid, geteuid, getegid: root
         110 => sys::sys_getppid(),
         158 => crate::arch::process::sys_arch_prctl(a[0], a[1]),
+        169 => sys::sys_reboot(a[0], a[1], a[2], a[3]),
         186 => sys::sys_gettid(),
         218 => sys::sys_set_tid_address(a[0]),
         228 => sys::sys_clock_gettime(a[0], a[1]),
