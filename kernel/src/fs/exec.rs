@@ -39,6 +39,7 @@ fn read_whole(path: &str) -> KResult<Vec<u8>> {
 
 /// `do_execve`. On success the current task runs the new program when it
 /// next returns to user mode.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn do_execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<()> {
     let mut path = String::from(path);
     let mut argv = argv;

@@ -19,6 +19,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::Ordering::*;
 
 /// `do_exit`.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn do_exit(code: i32) -> ! {
     let tsk = current();
     if in_interrupt() {
@@ -46,6 +47,7 @@ pub fn do_exit(code: i32) -> ! {
 }
 
 /// `exit_mm`: drop the address space (mm_release clears clear_child_tid first).
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn exit_mm(tsk: &Arc<TaskStruct>) {
     let Some(mm) = tsk.mm.lock_irqsave().take() else { return };
     let tid_addr = tsk.clear_child_tid.swap(0, Relaxed);
@@ -59,17 +61,20 @@ fn exit_mm(tsk: &Arc<TaskStruct>) {
 }
 
 /// `sys_exit`: this thread exits with status `code` (low 8 bits).
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_exit(code: i32) -> KResult<u64> {
     do_exit((code & 0xff) << 8)
 }
 
 /// `sys_exit_group` -> `do_group_exit`: every thread of the process exits
 /// (one thread per process until CLONE_THREAD arrives).
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_exit_group(code: i32) -> KResult<u64> {
     do_group_exit((code & 0xff) << 8)
 }
 
 /// `do_group_exit`.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn do_group_exit(exit_code: i32) -> ! {
     do_exit(exit_code)
 }
@@ -77,6 +82,7 @@ pub fn do_group_exit(exit_code: i32) -> ! {
 pub const WNOHANG: u64 = 1;
 
 /// `sys_wait4` -> `kernel_wait4` -> `do_wait`: reap a zombie child.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, _rusage: u64) -> KResult<u64> {
     use crate::kernel::errno::{ECHILD, EINVAL};
     if options & !(WNOHANG | 2 /* WUNTRACED */ | 8 /* WCONTINUED */ | 0x4000_0000 /* __WALL */) != 0 {
@@ -126,6 +132,7 @@ pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, _rusage: u64) -> KResu
 
 /// `wait_task_zombie`: report the status and release the child; None if
 /// someone else (another waiter, or autoreap) got it first.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn wait_task_zombie(c: &Arc<TaskStruct>, stat_addr: u64) -> KResult<Option<u64>> {
     // Only one waiter may reap it.
     if c.exit_state.compare_exchange(EXIT_ZOMBIE, EXIT_DEAD, AcqRel, Relaxed).is_err() {
@@ -152,6 +159,7 @@ fn find_new_reaper() -> Option<Arc<TaskStruct>> {
 }
 
 /// `forget_original_parent`: re-parent our children.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn forget_original_parent(tsk: &Arc<TaskStruct>) {
     let children = core::mem::take(&mut *tsk.children.lock_irqsave());
     if children.is_empty() {
@@ -167,6 +175,7 @@ fn forget_original_parent(tsk: &Arc<TaskStruct>) {
 }
 
 /// `exit_notify`: tell the parent, or reap ourselves if it does not care.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn exit_notify(tsk: &Arc<TaskStruct>) {
     forget_original_parent(tsk);
     let parent = tsk.real_parent.lock_irqsave().upgrade();
@@ -182,6 +191,7 @@ fn exit_notify(tsk: &Arc<TaskStruct>) {
 }
 
 /// `release_task`: the pid is freed and the task leaves its parent's list.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn release_task(p: &Arc<TaskStruct>) {
     if let Some(parent) = p.real_parent.lock_irqsave().upgrade() {
         parent.children.lock_irqsave().retain(|c| !Arc::ptr_eq(c, p));
@@ -209,6 +219,7 @@ pub fn put_task_struct_dead(prev: Arc<TaskStruct>) {
 }
 
 /// `do_task_dead`: the final schedule().
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn do_task_dead() -> ! {
     let tsk = current();
     tsk.state.store(TASK_DEAD, SeqCst);

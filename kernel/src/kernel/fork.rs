@@ -32,13 +32,14 @@ pub const ENOMEM: i32 = 12;
 pub const EAGAIN: i32 = 11;
 
 /// `kernel_thread`: a kernel thread running `f`, child of the caller.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn kernel_thread(f: impl FnOnce() -> i32 + Send + 'static, flags: u64) -> Result<i32, i32> {
-    _do_fork(flags | CLONE_VM | CLONE_UNTRACED, Box::new(f), None)
+    _do_fork(flags | CLONE_VM | CLONE_UNTRACED, ForkStart::Kernel(Box::new(f)), None)
 }
 
 /// `kernel_thread` with a fixed pid (rest_init: kernel_init is 1, kthreadd 2).
 pub fn kernel_thread_pid(f: impl FnOnce() -> i32 + Send + 'static, flags: u64, pid: i32) -> Result<i32, i32> {
-    _do_fork(flags | CLONE_VM | CLONE_UNTRACED, Box::new(f), Some(pid))
+    _do_fork(flags | CLONE_VM | CLONE_UNTRACED, ForkStart::Kernel(Box::new(f)), Some(pid))
 }
 
 pub const CLONE_SETTLS: u64 = 0x0008_0000;
@@ -54,11 +55,13 @@ pub enum ForkStart<'a> {
 }
 
 /// `sys_fork`.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_fork(regs: &crate::arch::ptregs::PtRegs) -> crate::kernel::errno::KResult<u64> {
     user_fork(SIGCHLD, regs, 0, 0, 0, 0)
 }
 
 /// `sys_clone` (x86_64 argument order: flags, newsp, parent_tid, child_tid, tls).
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_clone(
     regs: &crate::arch::ptregs::PtRegs,
     flags: u64,
@@ -76,19 +79,17 @@ pub fn sys_clone(
 
 fn user_fork(flags: u64, regs: &crate::arch::ptregs::PtRegs, newsp: u64, parent_tidptr: u64, child_tidptr: u64, tls: u64) -> crate::kernel::errno::KResult<u64> {
     let start = ForkStart::User { regs, newsp, tls, child_tidptr };
-    let pid = _do_fork_start(flags, start, None).map_err(|e| crate::kernel::errno::Errno(-e))?;
+    let pid = _do_fork(flags, start, None).map_err(|e| crate::kernel::errno::Errno(-e))?;
     if flags & CLONE_PARENT_SETTID != 0 {
         crate::arch::uaccess::put_user_u32(parent_tidptr, pid as u32)?;
     }
     Ok(pid as u64)
 }
 
-/// `_do_fork`.
-pub fn _do_fork(clone_flags: u64, f: ThreadFn, pid: Option<i32>) -> Result<i32, i32> {
-    _do_fork_start(clone_flags, ForkStart::Kernel(f), pid)
-}
-
-fn _do_fork_start(clone_flags: u64, start: ForkStart, pid: Option<i32>) -> Result<i32, i32> {
+/// `_do_fork`: kernel threads and user forks alike (Linux 4.19 passes a
+/// kernel thread's function where a user fork passes its new stack).
+#[inline(never)] // on the path the notes trace: keep the symbol
+pub fn _do_fork(clone_flags: u64, start: ForkStart, pid: Option<i32>) -> Result<i32, i32> {
     let p = copy_process(clone_flags, start, pid)?;
     let cur = current();
     tp::trace_sched_process_fork(&cur.comm(), cur.pid, &p.comm(), p.pid);
@@ -98,6 +99,7 @@ fn _do_fork_start(clone_flags: u64, start: ForkStart, pid: Option<i32>) -> Resul
 }
 
 /// `dup_task_struct`: a copy of the parent's task_struct with its own stack.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn dup_task_struct(orig: &TaskStruct, pid: i32, clone_flags: u64) -> Option<TaskStruct> {
     let stack = KernelStack::alloc()?;
     Some(TaskStruct::new(TaskInit {
@@ -124,6 +126,7 @@ fn dup_task_struct(orig: &TaskStruct, pid: i32, clone_flags: u64) -> Option<Task
 }
 
 /// `copy_files`: share the descriptor table (CLONE_FILES) or copy it.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn copy_files(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) {
     let Some(files) = cur.files.lock_irqsave().clone() else { return };
     let files = if clone_flags & CLONE_FILES != 0 { files } else { Arc::new(files.dup_fd()) };
@@ -131,6 +134,7 @@ fn copy_files(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) {
 }
 
 /// `copy_sighand`: share the actions (CLONE_SIGHAND) or copy them.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn copy_sighand(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) {
     let Some(sh) = cur.sighand.lock_irqsave().clone() else { return };
     let sh = if clone_flags & CLONE_SIGHAND != 0 { sh } else { sh.copy() };
@@ -138,6 +142,7 @@ fn copy_sighand(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) {
 }
 
 /// `copy_mm`: share the address space (CLONE_VM) or copy it.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn copy_mm(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) -> Result<(), i32> {
     let Some(mm) = cur.mm.lock_irqsave().clone() else { return Ok(()) };
     let mm = if clone_flags & CLONE_VM != 0 { mm } else { mm.dup_mmap().map_err(|e| -e.0)? };
@@ -146,6 +151,7 @@ fn copy_mm(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) -> Result<(), i32
 }
 
 /// `copy_process`.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Result<Arc<TaskStruct>, i32> {
     let cur = current();
     let pid = alloc_pid(want_pid).ok_or(-EAGAIN)?;
@@ -174,6 +180,14 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
             p.thread.fsbase.store(if clone_flags & CLONE_SETTLS != 0 { tls } else { cur.thread.fsbase.load(Relaxed) }, Relaxed);
             if clone_flags & CLONE_CHILD_CLEARTID != 0 {
                 p.clear_child_tid.store(child_tidptr, Relaxed);
+            }
+            if clone_flags & CLONE_CHILD_SETTID != 0 {
+                // Linux writes it from the child (schedule_tail); writing into
+                // the child's address space now is the same to the child.
+                if let Some(mm) = p.mm.lock_irqsave().clone() {
+                    let _ = mm.handle_mm_fault(child_tidptr, true, false, 0);
+                    let _ = mm.write_bytes(child_tidptr, &(p.pid as u32).to_le_bytes());
+                }
             }
             crate::arch::process::copy_thread_user(&p, regs, newsp)
         }

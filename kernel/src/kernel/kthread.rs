@@ -61,6 +61,7 @@ fn to_kthread(p: &TaskStruct) -> Option<Arc<Kthread>> {
 }
 
 /// `kthreadd`: pid 2, the parent of every kernel thread.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn kthreadd() -> i32 {
     let tsk = current();
     tsk.set_comm("kthreadd");
@@ -90,6 +91,7 @@ pub fn spawn_kthreadd() -> Result<i32, i32> {
     kernel_thread_pid(kthreadd, CLONE_FS | CLONE_FILES, 2)
 }
 
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn create_kthread(create: Arc<KthreadCreateInfo>) {
     let c = create.clone();
     if let Err(_e) = kernel_thread(move || kthread(c), CLONE_FS | CLONE_FILES | SIGCHLD) {
@@ -99,6 +101,7 @@ fn create_kthread(create: Arc<KthreadCreateInfo>) {
 }
 
 /// `kthread()`: the first function of every kernel thread.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn kthread(create: Arc<KthreadCreateInfo>) -> i32 {
     let me = current();
     let threadfn = create.threadfn.lock_irqsave().take();
@@ -130,6 +133,7 @@ fn kthread(create: Arc<KthreadCreateInfo>) -> i32 {
 }
 
 /// `__kthread_create_on_node`.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn __kthread_create_on_node(threadfn: ThreadFn, node: i32, name: &str) -> Result<Arc<TaskStruct>, i32> {
     let create = Arc::new(KthreadCreateInfo {
         threadfn: SpinLock::new("kthread_create_info", Some(threadfn)),
@@ -149,6 +153,7 @@ fn __kthread_create_on_node(threadfn: ThreadFn, node: i32, name: &str) -> Result
 }
 
 /// `kthread_create_on_node` / `kthread_create`: a sleeping new kernel thread.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn kthread_create_on_node(threadfn: impl FnOnce() -> i32 + Send + 'static, node: i32, name: &str) -> Result<Arc<TaskStruct>, i32> {
     __kthread_create_on_node(Box::new(threadfn), node, name)
 }

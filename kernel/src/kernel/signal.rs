@@ -112,6 +112,7 @@ fn sig_ignored(p: &TaskStruct, sig: i32) -> bool {
 }
 
 /// `send_signal` + `complete_signal`: queue `sig` for `p` and wake it.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn send_signal(sig: i32, p: &Arc<TaskStruct>, code: i32) -> i32 {
     let res = if sig_ignored(p, sig) || p.is_kthread() {
         TRACE_SIGNAL_IGNORED
@@ -164,6 +165,7 @@ pub fn fatal_signal_pending(p: &TaskStruct) -> bool {
 
 /// `get_signal` (from exit_to_usermode_loop): act on pending signals. A
 /// default-fatal signal ends the process here (do_group_exit).
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn get_signal() {
     let cur = current();
     loop {
@@ -196,6 +198,7 @@ pub fn get_signal() {
 /// `do_notify_parent`: tell the parent a child exited. Returns true when
 /// the child should be reaped at once (the parent ignores SIGCHLD or set
 /// SA_NOCLDWAIT), as Linux's autoreap.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn do_notify_parent(tsk: &TaskStruct, parent: &Arc<TaskStruct>) -> bool {
     let code = tsk.exit_code.load(Relaxed);
     let si_code = if code & 0x7f != 0 { CLD_KILLED } else { CLD_EXITED };
@@ -248,6 +251,7 @@ pub fn flush_signal_handlers(t: &TaskStruct) {
 }
 
 /// `sys_kill` -> `kill_something_info`.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_kill(pid: i32, sig: i32) -> KResult<u64> {
     if sig != 0 && !valid_signal(sig) {
         return Err(EINVAL);

@@ -133,6 +133,7 @@ pub fn dequeue_task(rq: &mut Rq, p: &Arc<TaskStruct>, flags: u32) {
     update_nr_running(rq);
 }
 
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn activate_task(rq: &mut Rq, p: &Arc<TaskStruct>, flags: u32) {
     enqueue_task(rq, p, flags);
     p.on_rq.store(TASK_ON_RQ_QUEUED, Release);
@@ -153,6 +154,7 @@ fn put_prev_task(rq: &mut Rq, prev: &Arc<TaskStruct>) {
 }
 
 /// `pick_next_task`: the first class with a runnable task wins.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn pick_next_task(rq: &mut Rq) -> Arc<TaskStruct> {
     if let Some(p) = stop_task::pick_next_task_stop(rq) {
         return p;
@@ -175,6 +177,7 @@ fn class_rank(c: SchedClassId) -> u32 {
 
 /// `check_preempt_curr`: a woken task of a higher class always preempts;
 /// within a class, the class decides.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn check_preempt_curr(rq: &mut Rq, p: &Arc<TaskStruct>, _flags: u32) {
     let curr = rq.curr().clone();
     if class_rank(p.class()) < class_rank(curr.class()) {
@@ -247,6 +250,7 @@ pub fn sched_init(boot_stack_base: u64) {
 /// `__schedule`: called with interrupts enabled and preemption disabled
 /// once (preempt_count 1), as in Linux; the rq lock adds one more, so every
 /// context switch happens at the same count.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn __schedule(preempt: bool) {
     let cpu = smp_processor_id();
     local_irq_disable();
@@ -318,6 +322,7 @@ pub fn task_state_index(p: &TaskStruct, preempt: bool) -> u64 {
     0
 }
 
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn context_switch(mut rq: SpinLockGuard<'static, Rq>, prev: Arc<TaskStruct>, next: Arc<TaskStruct>) {
     next.on_cpu.store(true, Release);
     rq.curr = Some(next.clone());
@@ -332,6 +337,7 @@ fn context_switch(mut rq: SpinLockGuard<'static, Rq>, prev: Arc<TaskStruct>, nex
 
 /// `finish_task_switch`: runs in the task we switched to; releases the rq
 /// lock taken by __schedule in the previous task and frees a dead one.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn finish_task_switch() {
     let cpu = smp_processor_id();
     let prev = crate::arch::process::take_last();
@@ -359,6 +365,7 @@ extern "C" fn schedule_tail() {
 }
 
 /// `schedule()`.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn schedule() {
     if preempt_count() != 0 {
         let p = crate::kernel::task::current();
@@ -486,6 +493,7 @@ fn set_task_cpu(p: &Arc<TaskStruct>, new_cpu: usize) {
 }
 
 /// `select_task_rq`: where a waking or new task should run.
+#[inline(never)] // on the path the notes trace: keep the symbol
 fn select_task_rq(p: &TaskStruct, prev_cpu: usize) -> usize {
     let allowed = p.cpus_allowed.load(Relaxed);
     let cpu = match p.class() {
@@ -500,6 +508,7 @@ fn select_task_rq(p: &TaskStruct, prev_cpu: usize) -> usize {
 }
 
 /// `try_to_wake_up`: wake `p` if its state matches `state`.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn try_to_wake_up(p: &Arc<TaskStruct>, state: u32, wake_flags: u32) -> bool {
     let _pi = p.pi_lock.lock_irqsave();
     if p.state() & state == 0 {
@@ -541,6 +550,7 @@ pub fn wake_up_state(p: &Arc<TaskStruct>, state: u32) -> bool {
 }
 
 /// `sched_fork`: scheduler state of a new task (copy_process calls it).
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sched_fork(p: &Arc<TaskStruct>) {
     p.state.store(TASK_NEW, Release);
     // Priority inheritance is not boosting anything yet: normal_prio.
@@ -558,6 +568,7 @@ pub fn sched_fork(p: &Arc<TaskStruct>) {
 }
 
 /// `wake_up_new_task`: first enqueue of a forked task.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn wake_up_new_task(p: &Arc<TaskStruct>) {
     let _pi = p.pi_lock.lock_irqsave();
     p.state.store(TASK_RUNNING, Release);
@@ -573,6 +584,7 @@ pub fn wake_up_new_task(p: &Arc<TaskStruct>) {
 // ---- the tick --------------------------------------------------------------
 
 /// `scheduler_tick`: called from every CPU's timer interrupt.
+#[inline(never)] // on the path the notes trace: keep the symbol
 pub fn scheduler_tick() {
     let cpu = smp_processor_id();
     let mut rq = cpu_rq(cpu).lock_irqsave();
