@@ -12,6 +12,26 @@
 
     .set PERCPU_KSTACK_TOP, 8
 
+/* Restore the general registers of a struct pt_regs at %rsp (the reverse
+ * of the pushes that built it). */
+.macro POP_REGS
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbp
+    popq %rbx
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rax
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+.endm
+
     .section .text.entry, "ax"
     .code64
 
@@ -97,21 +117,7 @@ interrupt_body:
     call do_IRQ_or_exception
     fxrstor64 (%rsp)
     movq %rbx, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %rbp
-    popq %rbx
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rax
-    popq %rcx
-    popq %rdx
-    popq %rsi
-    popq %rdi
+    POP_REGS
     addq $16, %rsp                /* vector, error code */
     testb $3, 8(%rsp)
     jz 3f
@@ -188,41 +194,13 @@ ret_to_user_regs:
     jne 1f
     cmpq $0x33, REGS_CS(%rsp)
     jne 1f
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %rbp
-    popq %rbx
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rax
-    popq %rcx
-    popq %rdx
-    popq %rsi
-    popq %rdi
+    POP_REGS
     movq 16(%rsp), %rcx             /* rip */
     movq 32(%rsp), %r11             /* rflags */
     movq 40(%rsp), %rsp             /* user rsp */
     swapgs
     sysretq
-1:  popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %rbp
-    popq %rbx
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rax
-    popq %rcx
-    popq %rdx
-    popq %rsi
-    popq %rdi
+1:  POP_REGS
     addq $16, %rsp
     swapgs
     iretq
