@@ -6,7 +6,9 @@
  */
 #include "tine_test.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
@@ -85,6 +87,54 @@ static void test_files(void)
 	CHECK("files.getcwd", getcwd(buf, sizeof buf) != 0 && buf[0] == '/');
 }
 
+static void test_dirs(void)
+{
+	char dir[64], a[80], l[80], buf[16];
+	int n = 0, seen = 0;
+	struct dirent *d;
+	struct stat st;
+
+	snprintf(dir, sizeof dir, "/tmp/tine_tdir_%d", (int)getpid());
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(l, sizeof l, "%s/l", dir);
+	REQUIRE("dirs.mkdir", mkdir(dir, 0755) == 0);
+	errno = 0;
+	CHECK_EQ("dirs.mkdir_eexist", mkdir(dir, 0755), -1);
+	CHECK_EQ("dirs.eexist_errno", errno, EEXIST);
+	close(open(a, O_CREAT | O_WRONLY, 0644));
+	CHECK_EQ("dirs.symlink", symlink("a", l), 0);
+	memset(buf, 0, sizeof buf);
+	CHECK_EQ("dirs.readlink_len", (long)readlink(l, buf, sizeof buf), 1L);
+	CHECK_STR("dirs.readlink", buf, "a");
+	CHECK_EQ("dirs.access_f_ok", access(a, F_OK), 0);
+	errno = 0;
+	CHECK_EQ("dirs.access_enoent", access("/no/such", F_OK), -1);
+	CHECK_EQ("dirs.access_enoent_errno", errno, ENOENT);
+	DIR *dp = opendir(dir);
+	REQUIRE("dirs.opendir", dp != 0);
+	while ((d = readdir(dp)) != 0) {
+		n++;
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			seen |= 1;
+		else if (!strcmp(d->d_name, "a"))
+			seen |= 2;
+		else if (!strcmp(d->d_name, "l") && d->d_type == DT_LNK)
+			seen |= 4;
+	}
+	closedir(dp);
+	CHECK_EQ("dirs.readdir_count", n, 4);
+	CHECK_EQ("dirs.readdir_names", seen, 7);
+	errno = 0;
+	CHECK_EQ("dirs.rmdir_notempty", rmdir(dir), -1);
+	CHECK_EQ("dirs.notempty_errno", errno, ENOTEMPTY);
+	CHECK_EQ("dirs.unlink_link", unlink(l), 0);
+	CHECK_EQ("dirs.unlink_file", unlink(a), 0);
+	CHECK_EQ("dirs.rmdir", rmdir(dir), 0);
+	errno = 0;
+	CHECK_EQ("dirs.gone", stat(dir, &st), -1);
+	CHECK_EQ("dirs.gone_errno", errno, ENOENT);
+}
+
 static void test_memory(void)
 {
 	char *p = mmap(0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -157,6 +207,7 @@ int main(int argc, char **argv)
 	test_ids();
 	test_uname();
 	test_files();
+	test_dirs();
 	test_memory();
 	test_time();
 	test_fork_exec();

@@ -275,3 +275,92 @@ pub fn file_for_mmap(fd: i32) -> KResult<Arc<super::File>> {
     }
     Ok(f)
 }
+
+fn abs_path(dfd: i32, path: u64) -> KResult<alloc::string::String> {
+    let p = user_path(path)?;
+    if dfd != AT_FDCWD && !p.starts_with('/') {
+        return Err(EBADF); // directory fds and cwd come with the rest of issue 4
+    }
+    Ok(p)
+}
+
+/// `sys_mkdirat` / `sys_mkdir`.
+pub fn sys_mkdirat(dfd: i32, path: u64, mode: u32) -> KResult<u64> {
+    super::namei::do_mkdirat(&abs_path(dfd, path)?, mode & 0o7777).map(|_| 0)
+}
+
+pub const AT_REMOVEDIR: u32 = 0x200;
+
+/// `sys_unlinkat` / `sys_unlink` / `sys_rmdir`.
+pub fn sys_unlinkat(dfd: i32, path: u64, flags: u32) -> KResult<u64> {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(EINVAL);
+    }
+    let p = abs_path(dfd, path)?;
+    if flags & AT_REMOVEDIR != 0 {
+        super::namei::do_rmdir(&p).map(|_| 0)
+    } else {
+        super::namei::do_unlinkat(&p).map(|_| 0)
+    }
+}
+
+/// `sys_symlinkat` / `sys_symlink`.
+pub fn sys_symlinkat(target: u64, dfd: i32, path: u64) -> KResult<u64> {
+    let t = user_path(target)?;
+    super::namei::do_symlinkat(&t, &abs_path(dfd, path)?).map(|_| 0)
+}
+
+/// `sys_readlinkat` / `sys_readlink`: the target, not NUL-terminated,
+/// truncated to `size`.
+pub fn sys_readlinkat(dfd: i32, path: u64, buf: u64, size: u64) -> KResult<u64> {
+    if (size as i64) <= 0 {
+        return Err(EINVAL);
+    }
+    let inode = super::namei::kern_path(&abs_path(dfd, path)?, false)?;
+    let target = inode.readlink()?;
+    let n = target.len().min(size as usize);
+    copy_to_user(buf, &target.as_bytes()[..n])?;
+    Ok(n as u64)
+}
+
+/// `sys_faccessat` / `sys_access`. Every process runs as root (no
+/// credentials yet): R and W are always granted, X needs an x bit on a
+/// file (any directory is searchable), as Linux grants root.
+pub fn sys_faccessat(dfd: i32, path: u64, mode: u32) -> KResult<u64> {
+    if mode & !7 != 0 {
+        return Err(EINVAL);
+    }
+    let inode = super::namei::kern_path(&abs_path(dfd, path)?, true)?;
+    if mode & 1 != 0 && !inode.is_dir() && inode.mode() & 0o111 == 0 {
+        return Err(crate::kernel::errno::EACCES);
+    }
+    Ok(0)
+}
+
+/// `sys_getdents64`: struct linux_dirent64 records (8-byte aligned).
+pub fn sys_getdents64(fd: i32, dirp: u64, count: u64) -> KResult<u64> {
+    let file = fdget(fd)?;
+    let count = count.min(MAX_RW_COUNT) as usize;
+    let mut out: Vec<u8> = Vec::new();
+    let mut too_small = false;
+    file.iterate_dir(|name, ino, dtype| {
+        let reclen = (19 + name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > count {
+            too_small = out.is_empty();
+            return false;
+        }
+        let start = out.len();
+        out.extend_from_slice(&ino.to_le_bytes());
+        out.extend_from_slice(&((start + reclen) as i64).to_le_bytes()); // d_off: next position
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(dtype);
+        out.extend_from_slice(name.as_bytes());
+        out.resize(start + reclen, 0);
+        true
+    })?;
+    if too_small {
+        return Err(EINVAL);
+    }
+    copy_to_user(dirp, &out)?;
+    Ok(out.len() as u64)
+}

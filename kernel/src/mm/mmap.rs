@@ -168,31 +168,25 @@ impl MmStruct {
         Ok(v)
     }
 
-    /// `sys_brk` body: move the break, mapping or unmapping whole pages.
+    /// `sys_brk` body (do_brk / do_munmap): map or unmap the whole pages
+    /// between the old and the new break; refuse to run into a mapping.
     pub fn brk(&self, new: u64) -> u64 {
-        let mut mm = self.inner.lock_irqsave();
-        let (start, old) = (mm.start_brk, mm.brk);
+        let (start, old) = {
+            let mm = self.inner.lock_irqsave();
+            (mm.start_brk, mm.brk)
+        };
         if new < start || new > STACK_TOP - STACK_LIMIT {
             return old;
         }
         let (old_end, new_end) = (page_up(old), page_up(new));
         if new_end > old_end {
-            // Must not run into another mapping.
-            if mm.vmas.range(old_end..new_end).next().is_some() {
+            if self.insert_vma(old_end, new_end, VM_READ | VM_WRITE).is_err() {
                 return old;
             }
+        } else if new_end < old_end {
+            self.do_munmap(new_end, old_end);
         }
-        // The heap VMA starts at start_brk and ends at page_up(brk).
-        mm.vmas.remove(&start);
-        if new_end > start {
-            mm.vmas.insert(start, Vma { start, end: new_end, flags: VM_READ | VM_WRITE });
-        }
-        if new_end < old_end {
-            drop(mm);
-            self.unmap_range(new_end, old_end);
-            mm = self.inner.lock_irqsave();
-        }
-        mm.brk = new;
+        self.inner.lock_irqsave().brk = new;
         new
     }
 
