@@ -86,9 +86,13 @@ pub fn kthreadd_task() -> Option<Arc<TaskStruct>> {
     KTHREADD_TASK.lock_irqsave().clone()
 }
 
-/// Start kthreadd as pid 2 (rest_init).
+/// Start kthreadd as pid 2 (rest_init) and publish it at once, before
+/// anyone may ask it for a thread (Linux's rest_init sets kthreadd_task
+/// right after forking it, not when kthreadd first runs).
 pub fn spawn_kthreadd() -> Result<i32, i32> {
-    kernel_thread_pid(kthreadd, CLONE_FS | CLONE_FILES, 2)
+    let pid = kernel_thread_pid(kthreadd, CLONE_FS | CLONE_FILES, 2)?;
+    *KTHREADD_TASK.lock_irqsave() = crate::kernel::pid::find_task_by_vpid(pid);
+    Ok(pid)
 }
 
 #[inline(never)] // on the path the notes trace: keep the symbol
