@@ -1,9 +1,14 @@
 //! `cargo xtask bench`: boot-time benchmark of Tine, and of the host's Linux
 //! kernel for comparison. Times are wall-clock from QEMU's spawn to the
 //! arrival of a serial line; nothing is asserted.
+//!
+//! Then process micro-benchmarks: both kernels boot the same initramfs with
+//! `rdinit=/bin/procbench` (user/bench/procbench.c), which prints
+//! `BENCH <name> <ns_per_op> <iterations>` lines timed by the guest's
+//! CLOCK_MONOTONIC, once in real time and once under `-icount shift=0`.
 
 use crate::cpio::Cpio;
-use crate::qemu::{self, Captured, Vm, PANIC_MARKER};
+use crate::qemu::{self, Captured, Ending, Vm, PANIC_MARKER};
 use crate::{build, tools, user, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -105,6 +110,8 @@ pub fn bench() -> Result<i32> {
         "(serial logs of every boot are in {})",
         build::display_path(&dir)
     );
+
+    proc_bench(&image.path, &dir)?;
     Ok(0)
 }
 
@@ -298,9 +305,356 @@ fn print_tables(rows: &[Row], qemu: &str, skipped: Option<&str>) {
     println!();
 }
 
+// ---------------------------------------------------------------------------
+// Process micro-benchmarks (user/bench/procbench.c).
+
+const PROC_RUNS: usize = 3;
+const PROC_SMP: u32 = 1;
+const PROC_MEM: &str = "512M";
+const PROC_TINE_APPEND: &str = "rdinit=/bin/procbench panic=-1";
+const PROC_LINUX_APPEND: &str = "console=ttyS0 quiet rdinit=/bin/procbench panic=-1";
+const PROC_TIMEOUT: Duration = Duration::from_secs(300);
+const ICOUNT: [&str; 2] = ["-icount", "shift=0"];
+/// The rows procbench prints, in its order (others it prints are appended).
+const PROC_ROWS: [&str; 9] = [
+    "getppid",
+    "rt_sigaction",
+    "fork_exit_wait",
+    "fork_exec_wait",
+    "mmap_munmap_64k",
+    "live_fork_100",
+    "live_reap_100",
+    "live_fork_1000",
+    "live_reap_1000",
+];
+
+/// What one procbench boot printed.
+#[derive(Debug, Default, PartialEq)]
+pub struct ProcRun {
+    /// (row, ns per op); None for `BENCH <row> n/a <reason>`.
+    pub rows: Vec<(String, Option<f64>)>,
+    /// The reasons of the n/a rows: (row, reason).
+    pub na: Vec<(String, String)>,
+    /// `BENCH done` was seen.
+    pub done: bool,
+}
+
+/// Parses `BENCH ...` lines (anywhere in a line: kernel messages may precede
+/// them on the same serial line).
+pub fn parse_procbench<'a>(lines: impl IntoIterator<Item = &'a str>) -> ProcRun {
+    let mut run = ProcRun::default();
+    for line in lines {
+        let Some(at) = line.find("BENCH ") else {
+            continue;
+        };
+        let mut words = line[at + 6..].split_whitespace();
+        let Some(name) = words.next() else {
+            continue;
+        };
+        if name == "done" {
+            run.done = true;
+            continue;
+        }
+        let value = words.next().unwrap_or("");
+        match value.parse::<f64>() {
+            Ok(v) => run.rows.push((name.to_string(), Some(v))),
+            Err(_) => {
+                let why: Vec<&str> = words.collect();
+                let why = if value == "n/a" {
+                    why.join(" ")
+                } else {
+                    format!("unparsable {value:?}")
+                };
+                run.rows.push((name.to_string(), None));
+                run.na.push((name.to_string(), why));
+            }
+        }
+    }
+    run
+}
+
+/// Per row, the samples of every run of one kernel.
+#[derive(Debug, Default)]
+struct Samples {
+    rows: Vec<(String, Vec<Option<f64>>)>,
+}
+
+impl Samples {
+    fn new() -> Samples {
+        Samples {
+            rows: PROC_ROWS.iter().map(|r| (r.to_string(), vec![])).collect(),
+        }
+    }
+
+    /// Adds one run; `run` None (a timeout or failed boot) is n/a for every row.
+    fn add(&mut self, run: Option<&ProcRun>) {
+        let n = self.rows.first().map_or(0, |r| r.1.len());
+        if let Some(run) = run {
+            for (name, _) in &run.rows {
+                if !self.rows.iter().any(|(r, _)| r == name) {
+                    self.rows.push((name.clone(), vec![None; n]));
+                }
+            }
+        }
+        for (name, samples) in &mut self.rows {
+            let v = run.and_then(|r| r.rows.iter().find(|(n, _)| n == name).and_then(|(_, v)| *v));
+            samples.push(v);
+        }
+    }
+
+    fn median(&self, row: &str) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|(r, _)| r == row)
+            .and_then(|(_, s)| stats(s))
+            .map(|s| s.median)
+    }
+}
+
+/// One boot of procbench; None if it timed out or QEMU could not run.
+fn proc_boot(vm: &Vm, label: &str, log: &Path) -> Option<ProcRun> {
+    match qemu::run_captured(vm, PROC_TIMEOUT, Some(log)) {
+        Err(e) => {
+            println!("  {label}: QEMU failed: {e}");
+            None
+        }
+        Ok(c) => {
+            let run = parse_procbench(c.lines.iter().map(|l| l.text.as_str()));
+            let timed_out = matches!(c.ending, Ending::Timeout(_));
+            let measured = run.rows.iter().filter(|r| r.1.is_some()).count();
+            println!(
+                "  {label}: {measured} rows{}{} ({}, {:.0} s)",
+                if run.done { "" } else { ", no \"BENCH done\"" },
+                if timed_out { ", all n/a" } else { "" },
+                c.ending.describe(),
+                c.lines.last().map_or(0.0, |l| l.at.as_secs_f64())
+            );
+            for (row, why) in &run.na {
+                println!("    {row}: n/a ({why})");
+            }
+            (!timed_out).then_some(run)
+        }
+    }
+}
+
+fn proc_bench(tine: &Path, dir: &Path) -> Result {
+    println!("\nProcess micro-benchmarks (user/bench/procbench.c)");
+    // A private copy: target/tine/initramfs.cpio may be rebuilt meanwhile.
+    let initramfs = dir.join("procbench-initramfs.cpio");
+    match user::build_initramfs() {
+        Ok(built) => {
+            std::fs::copy(&built, &initramfs).with_context(|| {
+                format!("copying {} to {}", built.display(), initramfs.display())
+            })?;
+        }
+        Err(e) => {
+            println!("Process benchmarks skipped: {e}");
+            return Ok(());
+        }
+    }
+    let linux = match newest_vmlinuz(Path::new("/boot")) {
+        None => {
+            println!("Linux column skipped: no /boot/vmlinuz-* found");
+            None
+        }
+        Some(v) if std::fs::File::open(&v).is_err() => {
+            println!("Linux column skipped: {} is not readable", v.display());
+            None
+        }
+        Some(v) => Some(v),
+    };
+    let linux_name = linux
+        .as_ref()
+        .and_then(|v| v.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .map_or("Linux".to_string(), |v| format!("Linux {v}"));
+
+    let vm = |kernel: &Path, append: &str, icount: bool| {
+        let mut vm = Vm::new(kernel, PROC_SMP, PROC_MEM, append);
+        vm.initrd = Some(initramfs.clone());
+        if icount {
+            vm.extra = ICOUNT.iter().map(|s| s.to_string()).collect();
+        }
+        vm
+    };
+    let date = today();
+    let qemu = qemu_version();
+    for icount in [false, true] {
+        let runs = if icount { 1 } else { PROC_RUNS };
+        let tag = if icount { "icount" } else { "real" };
+        println!(
+            "\nBooting Tine and {linux_name} alternately, {runs} time(s) each (-smp {PROC_SMP} -m {PROC_MEM}{})",
+            if icount { " -icount shift=0" } else { "" }
+        );
+        let (mut t, mut l) = (Samples::new(), Samples::new());
+        for i in 1..=runs {
+            let log = dir.join(format!("proc-{tag}-tine-{i}.log"));
+            t.add(
+                proc_boot(
+                    &vm(tine, PROC_TINE_APPEND, icount),
+                    &format!("Tine run {i}"),
+                    &log,
+                )
+                .as_ref(),
+            );
+            if let Some(linux) = &linux {
+                let log = dir.join(format!("proc-{tag}-linux-{i}.log"));
+                l.add(
+                    proc_boot(
+                        &vm(linux, PROC_LINUX_APPEND, icount),
+                        &format!("Linux run {i}"),
+                        &log,
+                    )
+                    .as_ref(),
+                );
+            }
+        }
+        let title = if icount {
+            format!("Process operations under -icount shift=0 (guest ns = instructions), {runs} run each, ns per operation:")
+        } else {
+            format!("Process operations, median of {runs} runs, ns per operation:")
+        };
+        print_proc_table(&title, &t, linux.as_ref().map(|_| &l), &linux_name);
+        println!(
+            "{date}. QEMU {qemu}, TCG, `-cpu max -smp {PROC_SMP} -m {PROC_MEM}{}`, host CPU: {}. \
+             Tine boots with `{PROC_TINE_APPEND}`, Linux with `{PROC_LINUX_APPEND}`, the same initramfs.\n",
+            if icount { " -icount shift=0" } else { "" },
+            host_cpu()
+        );
+    }
+    println!(
+        "(serial logs of every boot are in {})",
+        build::display_path(dir)
+    );
+    Ok(())
+}
+
+fn today() -> String {
+    Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or("?".into(), |s| s.trim().to_string())
+}
+
+fn ns(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.0}"))
+}
+
+/// "3.20x", or "n/a" when either side is missing.
+pub fn ratio(tine: Option<f64>, linux: Option<f64>) -> String {
+    match (tine, linux) {
+        (Some(t), Some(l)) if l > 0.0 => format!("{:.2}x", t / l),
+        _ => "n/a".into(),
+    }
+}
+
+fn print_proc_table(title: &str, tine: &Samples, linux: Option<&Samples>, linux_name: &str) {
+    let header = ["row", "Tine ns/op", "Linux ns/op", "Tine/Linux"];
+    let mut names: Vec<&str> = tine.rows.iter().map(|(r, _)| r.as_str()).collect();
+    for (r, _) in linux.map_or(&[][..], |l| &l.rows[..]) {
+        if !names.contains(&r.as_str()) {
+            names.push(r);
+        }
+    }
+    let body: Vec<[String; 4]> = names
+        .iter()
+        .map(|&r| {
+            let (t, l) = (tine.median(r), linux.and_then(|l| l.median(r)));
+            [r.to_string(), ns(t), ns(l), ratio(t, l)]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for r in &body {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    println!("\n{title} (Linux = {linux_name})\n");
+    let line = |cols: [&str; 4]| {
+        let padded: Vec<String> = cols
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        println!("  {}", padded.join("   "));
+    };
+    line(header);
+    for r in &body {
+        line([&r[0], &r[1], &r[2], &r[3]]);
+    }
+    println!("\nMarkdown (for docs/benchmarks.md):\n");
+    println!("| {} |", header.join(" | "));
+    println!("| --- | ---: | ---: | ---: |");
+    for r in &body {
+        println!("| {} |", r.join(" | "));
+    }
+    println!();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn procbench_lines() {
+        let run = parse_procbench([
+            "procbench: start",
+            "BENCH getppid 1447 100000",
+            "[    1.0] some kernel line BENCH fork_exit_wait 2896 2000",
+            "BENCH live_fork_1000 n/a fork_17_of_1000:EAGAIN",
+            "BENCH new_row 12 5",
+            "BENCH done",
+        ]);
+        assert!(run.done);
+        assert_eq!(
+            run.rows,
+            vec![
+                ("getppid".to_string(), Some(1447.0)),
+                ("fork_exit_wait".to_string(), Some(2896.0)),
+                ("live_fork_1000".to_string(), None),
+                ("new_row".to_string(), Some(12.0)),
+            ]
+        );
+        assert_eq!(
+            run.na,
+            vec![(
+                "live_fork_1000".to_string(),
+                "fork_17_of_1000:EAGAIN".to_string()
+            )]
+        );
+        assert!(!parse_procbench(["BENCH getppid 1 1"]).done);
+    }
+
+    #[test]
+    fn proc_samples_and_ratio() {
+        let mut s = Samples::new();
+        s.add(Some(&parse_procbench([
+            "BENCH getppid 10 1",
+            "BENCH extra 5 1",
+        ])));
+        s.add(None);
+        s.add(Some(&parse_procbench([
+            "BENCH getppid 30 1",
+            "BENCH extra 7 1",
+        ])));
+        assert_eq!(s.median("getppid"), Some(20.0));
+        assert_eq!(s.median("extra"), Some(6.0));
+        assert_eq!(s.median("rt_sigaction"), None);
+        assert!(s.rows.iter().all(|(_, v)| v.len() == 3));
+        assert_eq!(ratio(Some(30.0), Some(10.0)), "3.00x");
+        assert_eq!(ratio(None, Some(10.0)), "n/a");
+        assert_eq!(ratio(Some(1.0), None), "n/a");
+    }
 
     #[test]
     fn median_min_max() {
