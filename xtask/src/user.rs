@@ -386,7 +386,7 @@ mod tests {
         let image = dir.join("initramfs.cpio");
         let programs = build_initramfs_at(&source_dir(), &dir, &image).unwrap();
         let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
-        for must in ["hello", "init_exit0", "bootmark", "exec_stack", "syscalls", "signals"] {
+        for must in ["hello", "init_exit0", "bootmark", "exec_stack", "syscalls", "signals", "vfork"] {
             assert!(names.contains(&must), "{must} not in {names:?}");
         }
         for p in &programs {
@@ -438,9 +438,11 @@ mod tests {
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{text}");
         assert!(!text.contains("FAIL"), "{text}");
-        let out = run("signals", &[]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{text}");
-        assert!(!text.contains("FAIL"), "{text}");
+        for (name, args) in [("signals", vec![]), ("vfork", vec![hello_path.to_str().unwrap()])] {
+            let out = run(name, &args);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "{name}: {text}");
+            assert!(!text.contains("FAIL"), "{name}: {text}");
+        }
     }
 }

@@ -84,6 +84,8 @@ fn setup_new_exec(path: &str, loaded: super::binfmt_elf::LoadedElf) {
     crate::arch::process::activate_mm(loaded.mm.clone());
     let old = cur.mm.lock_irqsave().replace(loaded.mm);
     drop(old);
+    // The vfork parent may run again: we no longer use its memory.
+    crate::kernel::exit::complete_vfork_done(&cur);
     cur.flags.fetch_and(!(PF_KTHREAD | PF_FORKNOEXEC), SeqCst);
     cur.clear_child_tid.store(0, Relaxed);
     crate::kernel::signal::flush_signal_handlers(&cur);

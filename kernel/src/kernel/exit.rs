@@ -46,9 +46,17 @@ pub fn do_exit(code: i32) -> ! {
     do_task_dead()
 }
 
+/// `mm_release`'s vfork part: wake a vfork parent (at exec and at exit).
+pub fn complete_vfork_done(tsk: &TaskStruct) {
+    if let Some(done) = tsk.vfork_done.lock_irqsave().take() {
+        done.complete();
+    }
+}
+
 /// `exit_mm`: drop the address space (mm_release clears clear_child_tid first).
 #[inline(never)] // on the path the notes trace: keep the symbol
 fn exit_mm(tsk: &Arc<TaskStruct>) {
+    complete_vfork_done(tsk);
     let Some(mm) = tsk.mm.lock_irqsave().take() else { return };
     let tid_addr = tsk.clear_child_tid.swap(0, Relaxed);
     if tid_addr != 0 {

@@ -60,6 +60,13 @@ pub fn sys_fork(regs: &crate::arch::ptregs::PtRegs) -> crate::kernel::errno::KRe
     user_fork(SIGCHLD, regs, 0, 0, 0, 0)
 }
 
+/// `sys_vfork`: the child shares the address space and the parent sleeps
+/// until the child execs or exits.
+#[inline(never)] // on the path the notes trace: keep the symbol
+pub fn sys_vfork(regs: &crate::arch::ptregs::PtRegs) -> crate::kernel::errno::KResult<u64> {
+    user_fork(CLONE_VFORK | CLONE_VM | SIGCHLD, regs, 0, 0, 0, 0)
+}
+
 /// `sys_clone` (x86_64 argument order: flags, newsp, parent_tid, child_tid, tls).
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_clone(
@@ -71,7 +78,7 @@ pub fn sys_clone(
     tls: u64,
 ) -> crate::kernel::errno::KResult<u64> {
     // Threads, vfork and shared handlers arrive with the rest of issue 4.
-    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VFORK | CLONE_FILES | CLONE_FS) != 0 {
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS) != 0 {
         return Err(crate::kernel::errno::EINVAL);
     }
     user_fork(flags, regs, newsp, parent_tidptr, child_tidptr, tls)
@@ -94,7 +101,19 @@ pub fn _do_fork(clone_flags: u64, start: ForkStart, pid: Option<i32>) -> Result<
     let cur = current();
     tp::trace_sched_process_fork(&cur.comm(), cur.pid, &p.comm(), p.pid);
     let nr = p.pid;
+    let vfork = if clone_flags & CLONE_VFORK != 0 {
+        let done = Arc::new(crate::kernel::sched::wait::Completion::new());
+        *p.vfork_done.lock_irqsave() = Some(done.clone());
+        Some(done)
+    } else {
+        None
+    };
     wake_up_new_task(&p);
+    drop(p);
+    if let Some(done) = vfork {
+        // wait_for_vfork_done: the child runs on our memory until it execs or exits.
+        done.wait_for_completion();
+    }
     Ok(nr)
 }
 

@@ -44,6 +44,7 @@ pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>>
         39 => sys::sys_getpid(),
         56 => crate::kernel::fork::sys_clone(regs, a[0], a[1], a[2], a[3], a[4]),
         57 => crate::kernel::fork::sys_fork(regs),
+        58 => crate::kernel::fork::sys_vfork(regs),
         60 => exit::sys_exit(a[0] as i32),
         61 => exit::sys_wait4(a[0] as i64, a[1], a[2], a[3]),
         62 => crate::kernel::signal::sys_kill(a[0] as i32, a[1] as i32),

@@ -218,6 +218,8 @@ pub struct TaskStruct {
     pub files: SpinLock<Option<Arc<crate::fs::fdtable::FilesStruct>>>,
     /// set_tid_address / CLONE_CHILD_CLEARTID: cleared (and woken) at exit.
     pub clear_child_tid: AtomicU64,
+    /// A vfork parent waits on this until the child execs or exits.
+    pub vfork_done: SpinLock<Option<Arc<crate::kernel::sched::wait::Completion>>>,
 }
 
 /// Tasks created and not yet released (Linux: nr_threads).
@@ -318,6 +320,7 @@ impl TaskStruct {
             mm: SpinLock::new("mm", None),
             files: SpinLock::new("files", None),
             clear_child_tid: AtomicU64::new(0),
+            vfork_done: SpinLock::new("vfork_done", None),
         }
     }
 
