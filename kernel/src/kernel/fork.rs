@@ -77,7 +77,7 @@ pub fn sys_clone(
     child_tidptr: u64,
     tls: u64,
 ) -> crate::kernel::errno::KResult<u64> {
-    // Threads, vfork and shared handlers arrive with the rest of issue 4.
+    // Threads and shared handlers arrive with the rest of issue 4.
     if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS) != 0 {
         return Err(crate::kernel::errno::EINVAL);
     }
