@@ -71,6 +71,17 @@ pub fn sys_write(fd: i32, buf: u64, count: u64) -> KResult<u64> {
 
 /// `sys_writev`: struct iovec { base, len } array, written in order.
 pub fn sys_writev(fd: i32, iov: u64, iovcnt: u64) -> KResult<u64> {
+    do_readv_writev(fd, iov, iovcnt, sys_write)
+}
+
+/// `sys_readv`.
+pub fn sys_readv(fd: i32, iov: u64, iovcnt: u64) -> KResult<u64> {
+    do_readv_writev(fd, iov, iovcnt, sys_read)
+}
+
+/// `do_readv_writev` (fs/read_write.c): one transfer per segment, stopping
+/// at the first short one; empty segments are skipped.
+fn do_readv_writev(fd: i32, iov: u64, iovcnt: u64, op: fn(i32, u64, u64) -> KResult<u64>) -> KResult<u64> {
     if iovcnt > 1024 {
         return Err(EINVAL); // UIO_MAXIOV
     }
@@ -81,25 +92,7 @@ pub fn sys_writev(fd: i32, iov: u64, iovcnt: u64) -> KResult<u64> {
         if len == 0 {
             continue;
         }
-        let n = sys_write(fd, base, len)?;
-        total += n;
-        if n < len {
-            break;
-        }
-    }
-    Ok(total)
-}
-
-/// `sys_readv`.
-pub fn sys_readv(fd: i32, iov: u64, iovcnt: u64) -> KResult<u64> {
-    if iovcnt > 1024 {
-        return Err(EINVAL);
-    }
-    let mut total = 0u64;
-    for i in 0..iovcnt {
-        let base = get_user_u64(iov + i * 16)?;
-        let len = get_user_u64(iov + i * 16 + 8)?;
-        let n = sys_read(fd, base, len)?;
+        let n = op(fd, base, len)?;
         total += n;
         if n < len {
             break;
