@@ -1,7 +1,7 @@
 /*
  * vfork: the child borrows the parent's memory and the parent sleeps until
  * the child execs or exits. Checked the same way on Linux and Tine.
- * (musl's posix_spawn also uses CLONE_VFORK but needs pipe2, not yet here.)
+ * (musl's posix_spawn, which also uses CLONE_VFORK, is checked in pipes.c.)
  */
 #include "tine_test.h"
 

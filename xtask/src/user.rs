@@ -438,7 +438,11 @@ mod tests {
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{text}");
         assert!(!text.contains("FAIL"), "{text}");
-        for (name, args) in [("signals", vec![]), ("vfork", vec![hello_path.to_str().unwrap()])] {
+        for (name, args) in [
+            ("signals", vec![]),
+            ("vfork", vec![hello_path.to_str().unwrap()]),
+            ("pipes", vec![hello_path.to_str().unwrap()]),
+        ] {
             let out = run(name, &args);
             let text = String::from_utf8_lossy(&out.stdout);
             assert_eq!(out.status.code(), Some(0), "{name}: {text}");

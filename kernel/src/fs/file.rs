@@ -6,13 +6,17 @@
 //! every fd dup'ed or inherited from it. Device nodes get their driver
 //! (char_dev.rs) at open.
 //!
-//! Left out: permission checks, O_PATH, O_TMPFILE, FIFOs (opening one, a
-//! socket or a block device is ENXIO), file locks, fsnotify, and the
+//! A pipe's two ends are `File`s too (pipe.rs), made by pipe(2), never by
+//! open.
+//!
+//! Left out: permission checks, O_PATH, O_TMPFILE, named FIFOs (opening
+//! one, a socket or a block device is ENXIO), file locks, fsnotify, and the
 //! O_LARGEFILE that open(2) adds on 64-bit (the syscall layer's job, as
 //! force_o_largefile is in do_sys_open).
 
 use super::char_dev::{chrdev_open, CharDev};
 use super::inode::*;
+use super::pipe::{PipeEnd, PipeInodeInfo};
 use super::namei::{root, Nameidata};
 use crate::kernel::errno::*;
 use crate::sync::SpinLock;
@@ -68,6 +72,7 @@ pub(super) enum FileOps {
     Reg,
     Dir,
     Chr(CharDev),
+    Pipe,
 }
 
 /// `struct file`.
@@ -78,6 +83,19 @@ pub struct File {
     /// `f_pos`, under Linux's f_pos_lock (here a spinlock, held across the
     /// copy: buffers passed to read/write must not fault).
     pub(super) pos: SpinLock<u64>,
+    /// The pipe and which end, for FileOps::Pipe (Linux: inode->i_pipe
+    /// and the file's mode).
+    pub(super) pipe: Option<(Arc<PipeInodeInfo>, PipeEnd)>,
+}
+
+impl Drop for File {
+    /// The last reference to an open file is gone (`__fput` -> the
+    /// file's release): a pipe end counts one reader or writer less.
+    fn drop(&mut self) {
+        if let Some((pipe, end)) = &self.pipe {
+            pipe.release(*end);
+        }
+    }
 }
 
 impl File {
@@ -95,7 +113,29 @@ impl File {
             _ => return Err(ENXIO),
         };
         let flags = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
-        Ok(Arc::new(File { inode, ops, flags: AtomicU32::new(flags), pos: SpinLock::new("f_pos_lock", 0) }))
+        Ok(Arc::new(File { inode, ops, flags: AtomicU32::new(flags), pos: SpinLock::new("f_pos_lock", 0), pipe: None }))
+    }
+
+    /// One end of a new pipe (`alloc_file_pseudo` in create_pipe_files).
+    pub(super) fn open_pipe(inode: Arc<Inode>, pipe: Arc<PipeInodeInfo>, end: PipeEnd, flags: u32) -> Arc<File> {
+        Arc::new(File {
+            inode,
+            ops: FileOps::Pipe,
+            flags: AtomicU32::new(flags),
+            pos: SpinLock::new("f_pos_lock", 0),
+            pipe: Some((pipe, end)),
+        })
+    }
+
+    /// The pipe behind this file, if it is a pipe end.
+    pub fn pipe(&self) -> Option<&Arc<PipeInodeInfo>> {
+        self.pipe.as_ref().map(|(p, _)| p)
+    }
+
+    /// FMODE_STREAM: a pipe or a character device has no position and
+    /// reads may return less than asked without meaning end of file.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.ops, FileOps::Pipe | FileOps::Chr(_))
     }
 
     pub fn inode(&self) -> &Arc<Inode> {

@@ -146,6 +146,12 @@ impl Inode {
         Inode::new(S_IFDIR | (mode & S_IALLUGO), Contents::Dir { entries: BTreeMap::new(), parent: Weak::new() })
     }
 
+    /// An inode on no directory, for a pseudo file system (pipefs's
+    /// `get_pipe_inode`): `mode` is S_IFIFO or S_IFSOCK with permissions.
+    pub fn new_anon(mode: u32) -> Arc<Inode> {
+        Inode::new(mode, Contents::Special { major: 0, minor: 0 })
+    }
+
     fn arc(&self) -> Arc<Inode> {
         self.this.upgrade().expect("inode used while being freed")
     }

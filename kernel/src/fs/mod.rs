@@ -6,12 +6,13 @@
 //! - file.rs: `struct file`, filp_open, open flags (fs/open.c, fs/file_table.c)
 //! - read_write.rs: read, write, lseek, getdents' iterate_dir (fs/read_write.c, fs/readdir.c)
 //! - fdtable.rs: `files_struct` (fs/file.c)
+//! - pipe.rs: pipe(2) and pipe2(2) (fs/pipe.c)
 //! - char_dev.rs: /dev/null, /dev/zero, /dev/console (fs/char_dev.c, drivers/char/mem.c)
 //! - initramfs.rs: unpacking the initrd (init/initramfs.c)
 //!
 //! There is one file system, rootfs, and no mounts: /proc and /sys are
 //! empty directories for now. Left out, for later issues: mounts, the
-//! dentry and inode caches, permission checks, pipes, page-cache sharing
+//! dentry and inode caches, permission checks, named FIFOs, page-cache sharing
 //! with mmap.
 
 pub mod binfmt_elf;
@@ -22,6 +23,7 @@ pub mod file;
 pub mod initramfs;
 pub mod inode;
 pub mod namei;
+pub mod pipe;
 pub mod read_write;
 pub mod syscalls;
 

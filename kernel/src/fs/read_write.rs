@@ -21,6 +21,7 @@ pub fn vfs_read(file: &File, buf: &mut [u8], pos: &mut u64) -> KResult<usize> {
         FileOps::Reg => file.inode().read_at(*pos, buf)?,
         FileOps::Dir => return Err(EISDIR),
         FileOps::Chr(dev) => dev.read(buf)?,
+        FileOps::Pipe => file.pipe().ok_or(EBADF)?.read(buf, file.flags() & O_NONBLOCK != 0)?,
     };
     *pos += n as u64;
     Ok(n)
@@ -44,6 +45,7 @@ pub fn vfs_write(file: &File, buf: &[u8], pos: &mut u64) -> KResult<usize> {
             *pos += n as u64;
             Ok(n)
         }
+        FileOps::Pipe => file.pipe().ok_or(EBADF)?.write(buf, file.flags() & O_NONBLOCK != 0),
     }
 }
 
@@ -56,22 +58,30 @@ fn setpos(pos: i128) -> KResult<u64> {
 }
 
 impl File {
-    /// read(2) (`ksys_read`): from the file position.
+    /// read(2) (`ksys_read`): from the file position. A stream (pipe,
+    /// tty) has none and may sleep, so f_pos_lock is not taken for it.
     pub fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+        if self.is_stream() {
+            return vfs_read(self, buf, &mut 0);
+        }
         let mut pos = self.pos.lock();
         vfs_read(self, buf, &mut pos)
     }
 
     /// write(2) (`ksys_write`).
     pub fn write(&self, buf: &[u8]) -> KResult<usize> {
+        if self.is_stream() {
+            return vfs_write(self, buf, &mut 0);
+        }
         let mut pos = self.pos.lock();
         vfs_write(self, buf, &mut pos)
     }
 
-    /// FMODE_PREAD/FMODE_PWRITE: ESPIPE for what cannot seek (a tty).
+    /// FMODE_PREAD/FMODE_PWRITE: ESPIPE for what cannot seek (a tty, a pipe).
     fn check_pread(&self) -> KResult<()> {
         match self.ops {
             FileOps::Chr(dev) => dev.llseek().map(drop),
+            FileOps::Pipe => Err(ESPIPE),
             _ => Ok(()),
         }
     }
@@ -94,6 +104,7 @@ impl File {
         let mut pos = self.pos.lock();
         let off = off as i128;
         let new = match (self.ops, whence) {
+            (FileOps::Pipe, _) => return Err(ESPIPE), // no_llseek
             (FileOps::Chr(dev), SEEK_SET..=SEEK_HOLE) => dev.llseek()?,
             (_, SEEK_SET) => setpos(off)?,
             (_, SEEK_CUR) => setpos(*pos as i128 + off)?,

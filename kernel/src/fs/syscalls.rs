@@ -35,14 +35,20 @@ pub fn sys_read(fd: i32, buf: u64, count: u64) -> KResult<u64> {
     let mut done = 0;
     while done < count {
         let want = (count - done).min(CHUNK);
-        let n = file.read(&mut kbuf[..want])?;
+        let n = match file.read(&mut kbuf[..want]) {
+            Ok(n) => n,
+            Err(_) if done > 0 => break, // report what was read (EINTR, EAGAIN)
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             break;
         }
         copy_to_user(buf + done as u64, &kbuf[..n])?;
         done += n;
-        if n < want {
-            break; // short read: return what we have
+        // A short read ends it; so does any read from a stream, whose next
+        // read could block with data already read.
+        if n < want || file.is_stream() {
+            break;
         }
     }
     Ok(done as u64)
@@ -60,7 +66,11 @@ pub fn sys_write(fd: i32, buf: u64, count: u64) -> KResult<u64> {
     while done < count {
         let want = (count - done).min(CHUNK);
         copy_from_user(&mut kbuf[..want], buf + done as u64)?;
-        let n = file.write(&kbuf[..want])?;
+        let n = match file.write(&kbuf[..want]) {
+            Ok(n) => n,
+            Err(_) if done > 0 => break, // a signal or EPIPE after some bytes
+            Err(e) => return Err(e),
+        };
         done += n;
         if n < want {
             break;
@@ -131,11 +141,19 @@ pub fn sys_close(fd: i32) -> KResult<u64> {
     files()?.close_fd(fd).map(|_| 0)
 }
 
-/// `sys_ioctl`: no terminal control yet, so every request is ENOTTY (what
-/// isatty() expects for a non-terminal).
-pub fn sys_ioctl(fd: i32, _cmd: u32, _arg: u64) -> KResult<u64> {
-    fdget(fd)?;
-    Err(ENOTTY)
+/// `sys_ioctl`: FIONREAD on a pipe; no terminal control yet, so every
+/// other request is ENOTTY (what isatty() expects for a non-terminal).
+pub fn sys_ioctl(fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
+    const FIONREAD: u32 = 0x541b;
+    let file = fdget(fd)?;
+    match (file.pipe(), cmd) {
+        (Some(pipe), FIONREAD) => {
+            let n = pipe.nr_readable() as i32;
+            copy_to_user(arg, &n.to_ne_bytes())?;
+            Ok(0)
+        }
+        _ => Err(ENOTTY),
+    }
 }
 
 /// Copy a NULL-terminated array of user string pointers (argv, envp).
