@@ -442,6 +442,7 @@ mod tests {
             ("signals", vec![]),
             ("vfork", vec![hello_path.to_str().unwrap()]),
             ("pipes", vec![hello_path.to_str().unwrap()]),
+            ("sighandler", vec![]),
         ] {
             let out = run(name, &args);
             let text = String::from_utf8_lossy(&out.stdout);

@@ -11,7 +11,8 @@
 //! a write of at most PIPE_BUF bytes is atomic (it waits for room for all
 //! of it); a write with no reader left fails with EPIPE and sends SIGPIPE;
 //! O_NONBLOCK turns the waits into EAGAIN; a signal interrupts a wait with
-//! EINTR, or with the bytes moved so far if some were.
+//! EINTR (ERESTARTSYS: restarted under SA_RESTART), or with the bytes
+//! moved so far if some were.
 //!
 //! Left out: named FIFOs (fifo_open), F_SETPIPE_SZ/F_GETPIPE_SZ (the size is
 //! fixed at Linux's default 64 KiB), splice/vmsplice, O_DIRECT packet mode,
@@ -71,7 +72,7 @@ impl PipeInodeInfo {
         self.buf.lock().data.len()
     }
 
-    /// Sleep on `wq` until `ready(buf)` holds. EINTR when a signal is
+    /// Sleep on `wq` until `ready(buf)` holds. ERESTARTSYS when a signal is
     /// pending first (the caller turns that into a short count if it has
     /// moved bytes).
     fn wait(&self, wq: &WaitQueueHead, ready: impl Fn(&PipeBuf) -> bool) -> KResult<()> {
@@ -83,7 +84,7 @@ impl PipeInodeInfo {
             }
             if signal_pending(&cur) {
                 wq.finish_wait();
-                return Err(EINTR);
+                return Err(ERESTARTSYS);
             }
             crate::kernel::sched::core::schedule();
         }

@@ -42,3 +42,12 @@ pub const ENAMETOOLONG: Errno = Errno(36);
 pub const ENOSYS: Errno = Errno(38);
 pub const ENOTEMPTY: Errno = Errno(39);
 pub const ELOOP: Errno = Errno(40);
+pub const ETIMEDOUT: Errno = Errno(110);
+
+/// Kernel-internal: a system call interrupted by a signal, to be restarted
+/// or turned into EINTR on the way out (include/linux/errno.h). User space
+/// never sees these: arch/x86_64/signal.rs's do_signal rewrites them.
+pub const ERESTARTSYS: Errno = Errno(512);
+pub const ERESTARTNOINTR: Errno = Errno(513);
+pub const ERESTARTNOHAND: Errno = Errno(514);
+pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);

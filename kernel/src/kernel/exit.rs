@@ -133,7 +133,7 @@ pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, _rusage: u64) -> KResu
             if let Some(pid) = scan()? {
                 return Ok(pid);
             }
-            return Err(crate::kernel::errno::EINTR);
+            return Err(crate::kernel::errno::ERESTARTSYS);
         }
     }
 }

@@ -4,17 +4,21 @@
 //! blocking, default actions on the way back to user mode (`get_signal`),
 //! and the parent's SIGCHLD (`do_notify_parent`).
 //!
-//! What is here: SIG_DFL and SIG_IGN semantics. A default-fatal signal
-//! (SIGKILL, SIGTERM, SIGINT, ...) ends the process when it next returns
-//! to user mode (or at once if it sleeps interruptibly); default-ignored
-//! ones (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) are dropped; a parent that
-//! ignores SIGCHLD or sets SA_NOCLDWAIT has its children reaped for it.
-//! Not yet (the next issue): running user handlers (setup_rt_frame,
-//! rt_sigreturn): a signal with a handler installed stays pending;
-//! stopping and continuing (SIGSTOP/SIGTSTP/SIGCONT job control); siginfo
-//! queues (one pending instance per signal, as for non-realtime signals).
+//! What is here: SIG_DFL, SIG_IGN and user handlers. A default-fatal
+//! signal (SIGKILL, SIGTERM, SIGINT, ...) ends the process when it next
+//! returns to user mode (or at once if it sleeps interruptibly);
+//! default-ignored ones (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) are dropped; a
+//! parent that ignores SIGCHLD or sets SA_NOCLDWAIT has its children reaped
+//! for it. A signal with a handler is dequeued here with its siginfo and
+//! handed to the arch code (arch/x86_64/signal.rs: handle_signal ->
+//! setup_rt_frame, and rt_sigreturn), with sigsuspend, sigaltstack,
+//! tkill/tgkill and rt_sigpending beside it.
+//! Not yet: stopping and continuing (SIGSTOP/SIGTSTP/SIGCONT job control:
+//! stop signals are dropped); real-time signal queues (one pending
+//! instance per signal, as for the classic signals); rt_sigqueueinfo,
+//! rt_sigtimedwait, signalfd.
 
-use crate::kernel::errno::{KResult, EINVAL, ESRCH};
+use crate::kernel::errno::{KResult, EFAULT, EINVAL, ENOMEM, EPERM, ERESTARTNOHAND, ESRCH};
 use crate::kernel::task::*;
 use crate::sync::SpinLock;
 use alloc::sync::Arc;
@@ -23,6 +27,14 @@ use core::sync::atomic::Ordering::*;
 pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
 pub const SIGQUIT: i32 = 3;
+pub const SIGILL: i32 = 4;
+pub const SIGTRAP: i32 = 5;
+pub const SIGABRT: i32 = 6;
+pub const SIGBUS: i32 = 7;
+pub const SIGFPE: i32 = 8;
+pub const SIGUSR1: i32 = 10;
+pub const SIGUSR2: i32 = 12;
+pub const SIGALRM: i32 = 14;
 pub const SIGKILL: i32 = 9;
 pub const SIGSEGV: i32 = 11;
 pub const SIGPIPE: i32 = 13;
@@ -40,10 +52,17 @@ pub const NSIG: i32 = 64;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 pub const SA_NOCLDWAIT: u64 = 0x2;
+pub const SA_SIGINFO: u64 = 0x4;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
 
 /// si_code values.
 pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
+pub const SI_TKILL: i32 = -6;
 pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
 
@@ -51,6 +70,29 @@ pub const CLD_KILLED: i32 = 2;
 const TRACE_SIGNAL_DELIVERED: i32 = 0;
 const TRACE_SIGNAL_IGNORED: i32 = 1;
 const TRACE_SIGNAL_ALREADY_PENDING: i32 = 2;
+
+/// The kernel's `struct kernel_siginfo`, as far as the classic signals
+/// fill it: who sent it (kill, tkill), the child's status (SIGCHLD), or
+/// the faulting address (SIGSEGV).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct KSigInfo {
+    pub signo: i32,
+    pub code: i32,
+    pub pid: i32,
+    pub uid: u32,
+    /// SIGCHLD: the exit status or the killing signal.
+    pub status: i32,
+    /// SIGSEGV and the other fault signals: si_addr.
+    pub addr: u64,
+}
+
+/// A dequeued signal with its action (`struct ksignal`).
+#[derive(Clone, Copy, Debug)]
+pub struct KSignal {
+    pub sig: i32,
+    pub info: KSigInfo,
+    pub ka: SigAction,
+}
 
 /// `struct k_sigaction` as x86_64 rt_sigaction passes it.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -112,26 +154,35 @@ fn sig_ignored(p: &TaskStruct, sig: i32) -> bool {
 }
 
 /// `send_signal` + `complete_signal`: queue `sig` for `p` and wake it.
+/// The sender is the current process (SI_USER, SI_TKILL) or the kernel.
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn send_signal(sig: i32, p: &Arc<TaskStruct>, code: i32) -> i32 {
+    let pid = if code <= 0 { current().tgid } else { 0 };
+    send_sig_info(KSigInfo { signo: sig, code, pid, ..KSigInfo::default() }, p)
+}
+
+/// `send_signal` with a full siginfo; returns the signal_generate result.
+pub fn send_sig_info(info: KSigInfo, p: &Arc<TaskStruct>) -> i32 {
+    let sig = info.signo;
     let res = if sig_ignored(p, sig) || p.is_kthread() {
         TRACE_SIGNAL_IGNORED
     } else if p.pending.fetch_or(sigmask(sig), SeqCst) & sigmask(sig) != 0 {
         TRACE_SIGNAL_ALREADY_PENDING
     } else {
-        p.sig_code.lock_irqsave()[(sig - 1) as usize] = code;
+        p.sig_info.lock_irqsave()[(sig - 1) as usize] = info;
         TRACE_SIGNAL_DELIVERED
     };
-    crate::kernel::trace::trace_signal_generate(sig, 0, code, &p.comm(), p.pid, true, res);
+    crate::kernel::trace::trace_signal_generate(sig, 0, info.code, &p.comm(), p.pid, true, res);
     if res == TRACE_SIGNAL_DELIVERED {
         signal_wake_up(p, sig == SIGKILL);
     }
     res
 }
 
-/// `force_sig_fault`: a synchronous signal from a fault. It cannot be
-/// blocked or ignored: the action reverts to the default if it was.
-pub fn force_sig_fault(sig: i32, code: i32) {
+/// `force_sig_fault`: a synchronous signal from a fault at `addr`. It
+/// cannot be blocked or ignored: the action reverts to the default if it
+/// was (and a handler may run, as on Linux).
+pub fn force_sig_fault(sig: i32, code: i32, addr: u64) {
     let cur = current();
     cur.blocked.fetch_and(!sigmask(sig), SeqCst);
     if let Some(sh) = cur.sighand.lock_irqsave().clone() {
@@ -140,7 +191,19 @@ pub fn force_sig_fault(sig: i32, code: i32) {
             a[(sig - 1) as usize].handler = SIG_DFL;
         }
     }
-    send_signal(sig, &cur, code);
+    send_sig_info(KSigInfo { signo: sig, code, addr, ..KSigInfo::default() }, &cur);
+}
+
+/// `force_sigsegv`: a signal frame could not be written; the process dies
+/// of SIGSEGV whatever its SIGSEGV action (the handler itself may be the
+/// problem).
+pub fn force_sigsegv() {
+    let cur = current();
+    if let Some(sh) = cur.sighand.lock_irqsave().clone() {
+        sh.action.lock_irqsave()[(SIGSEGV - 1) as usize].handler = SIG_DFL;
+    }
+    cur.blocked.fetch_and(!sigmask(SIGSEGV), SeqCst);
+    send_sig_info(KSigInfo { signo: SIGSEGV, code: SI_KERNEL, ..KSigInfo::default() }, &cur);
 }
 
 /// `signal_wake_up`: an interruptible sleeper (or a killable one, for
@@ -163,36 +226,84 @@ pub fn fatal_signal_pending(p: &TaskStruct) -> bool {
     p.pending.load(SeqCst) & sigmask(SIGKILL) != 0
 }
 
-/// `get_signal` (from exit_to_usermode_loop): act on pending signals. A
-/// default-fatal signal ends the process here (do_group_exit).
+/// `get_signal` (from do_signal): dequeue pending signals, lowest first.
+/// Ignored ones are dropped and a default-fatal one ends the process here
+/// (do_group_exit); the first with a user handler is returned for the
+/// arch code to build its frame. None: nothing to deliver.
 #[inline(never)] // on the path the notes trace: keep the symbol
-pub fn get_signal() {
+pub fn get_signal() -> Option<KSignal> {
     let cur = current();
     loop {
         let ready = cur.pending.load(SeqCst) & !cur.blocked.load(SeqCst);
         if ready == 0 {
-            return;
+            return None;
         }
         let sig = ready.trailing_zeros() as i32 + 1;
         let ka = action_of(&cur, sig);
-        if ka.handler != SIG_DFL && ka.handler != SIG_IGN && sig != SIGKILL {
-            // A user handler: delivered by setup_rt_frame in the next issue.
-            // Leave it pending rather than apply the wrong action.
-            return;
-        }
         cur.pending.fetch_and(!sigmask(sig), SeqCst);
+        let info = cur.sig_info.lock_irqsave()[(sig - 1) as usize];
         if ka.handler == SIG_IGN && sig != SIGKILL {
             continue;
+        }
+        if ka.handler != SIG_DFL && sig != SIGKILL {
+            crate::kernel::trace::trace_signal_deliver(sig, 0, info.code, ka.handler, ka.flags);
+            return Some(KSignal { sig, info, ka });
         }
         if sig_default_ignored(sig) || sig_kernel_stop(sig) {
             continue; // stopping is job control: not yet
         }
-        let code = cur.sig_code.lock_irqsave()[(sig - 1) as usize];
-        crate::kernel::trace::trace_signal_deliver(sig, 0, code, ka.handler, ka.flags);
+        crate::kernel::trace::trace_signal_deliver(sig, 0, info.code, ka.handler, ka.flags);
         cur.flags.fetch_or(PF_SIGNALED, SeqCst);
         drop(cur);
         crate::kernel::exit::do_group_exit(sig);
     }
+}
+
+/// `signal_delivered`: the handler's frame is built; block what the
+/// action says while it runs, and reset a one-shot action.
+pub fn signal_delivered(ksig: &KSignal) {
+    let cur = current();
+    let mut block = ksig.ka.mask;
+    if ksig.ka.flags & SA_NODEFER == 0 {
+        block |= sigmask(ksig.sig);
+    }
+    block &= !(sigmask(SIGKILL) | sigmask(SIGSTOP));
+    cur.blocked.fetch_or(block, SeqCst);
+    if ksig.ka.flags & SA_RESETHAND != 0 {
+        if let Some(sh) = cur.sighand.lock_irqsave().clone() {
+            sh.action.lock_irqsave()[(ksig.sig - 1) as usize] = SigAction::default();
+        }
+    }
+    if ksig.ka.flags & SA_ONSTACK != 0 && cur.sas_ss_flags.load(Relaxed) & SS_AUTODISARM != 0 {
+        cur.sas_ss_sp.store(0, Relaxed);
+        cur.sas_ss_size.store(0, Relaxed);
+        cur.sas_ss_flags.store(SS_DISABLE, Relaxed);
+    }
+}
+
+/// The mask a signal frame saves: sigsuspend's caller mask if one is
+/// waiting to be restored (`sigmask_to_save`), which is then consumed.
+pub fn sigmask_to_save() -> u64 {
+    let cur = current();
+    if cur.restore_sigmask.swap(false, SeqCst) {
+        cur.saved_sigmask.load(SeqCst)
+    } else {
+        cur.blocked.load(SeqCst)
+    }
+}
+
+/// `restore_saved_sigmask`: no handler ran after sigsuspend; put the
+/// caller's mask back.
+pub fn restore_saved_sigmask() {
+    let cur = current();
+    if cur.restore_sigmask.swap(false, SeqCst) {
+        cur.blocked.store(cur.saved_sigmask.load(SeqCst), SeqCst);
+    }
+}
+
+/// `set_current_blocked`: SIGKILL and SIGSTOP can never be blocked.
+pub fn set_current_blocked(mask: u64) {
+    current().blocked.store(mask & !(sigmask(SIGKILL) | sigmask(SIGSTOP)), SeqCst);
 }
 
 /// `do_notify_parent`: tell the parent a child exited. Returns true when
@@ -212,7 +323,8 @@ pub fn do_notify_parent(tsk: &TaskStruct, parent: &Arc<TaskStruct>) -> bool {
         }
     }
     if valid_signal(sig) {
-        send_signal(sig, parent, si_code);
+        let status = if si_code == CLD_EXITED { (code >> 8) & 0xff } else { code & 0x7f };
+        send_sig_info(KSigInfo { signo: sig, code: si_code, pid: tsk.tgid, status, ..KSigInfo::default() }, parent);
     }
     parent.wait_chldexit.wake_up_all(); // __wake_up_parent
     autoreap
@@ -294,14 +406,14 @@ pub fn sys_rt_sigprocmask(how: u64, set: u64, oset: u64, sigsetsize: u64) -> KRe
     let cur = current();
     let old = cur.blocked.load(SeqCst);
     if set != 0 {
-        let s = get_user_u64(set)? & !(sigmask(SIGKILL) | sigmask(SIGSTOP));
+        let s = get_user_u64(set)?;
         let new = match how {
             SIG_BLOCK => old | s,
             SIG_UNBLOCK => old & !s,
             SIG_SETMASK => s,
             _ => return Err(EINVAL),
         };
-        cur.blocked.store(new, SeqCst);
+        set_current_blocked(new);
     }
     if oset != 0 {
         put_user_u64(oset, old)?;
@@ -338,6 +450,143 @@ pub fn sys_rt_sigaction(sig: i32, act: u64, oact: u64, sigsetsize: u64) -> KResu
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
         }
         copy_to_user(oact, &b)?;
+    }
+    Ok(0)
+}
+
+/// `sys_rt_sigsuspend`: wait with `mask` in force for a signal that runs a
+/// handler or kills. The caller's own mask comes back after the handler
+/// (the frame saves it: sigmask_to_save) or at once if none runs.
+pub fn sys_rt_sigsuspend(mask: u64, sigsetsize: u64) -> KResult<u64> {
+    if sigsetsize != 8 {
+        return Err(EINVAL);
+    }
+    let newset = crate::arch::uaccess::get_user_u64(mask)?;
+    let cur = current();
+    cur.saved_sigmask.store(cur.blocked.load(SeqCst), SeqCst);
+    cur.restore_sigmask.store(true, SeqCst);
+    set_current_blocked(newset);
+    sleep_until_signal(&cur);
+    Err(ERESTARTNOHAND)
+}
+
+/// `sys_pause`: sleep until a signal is delivered.
+pub fn sys_pause() -> KResult<u64> {
+    sleep_until_signal(&current());
+    Err(ERESTARTNOHAND)
+}
+
+fn sleep_until_signal(cur: &Arc<TaskStruct>) {
+    loop {
+        cur.state.store(TASK_INTERRUPTIBLE, SeqCst);
+        if signal_pending(cur) {
+            cur.state.store(TASK_RUNNING, SeqCst);
+            return;
+        }
+        crate::kernel::sched::core::schedule();
+    }
+}
+
+/// `sys_rt_sigpending`: the pending signals that are blocked.
+pub fn sys_rt_sigpending(set: u64, sigsetsize: u64) -> KResult<u64> {
+    if sigsetsize > 8 {
+        return Err(EINVAL);
+    }
+    let cur = current();
+    let v = cur.pending.load(SeqCst) & cur.blocked.load(SeqCst);
+    crate::arch::uaccess::copy_to_user(set, &v.to_le_bytes()[..sigsetsize as usize])?;
+    Ok(0)
+}
+
+/// `do_tkill`: a signal for one thread; with `tgid` > 0 the thread must
+/// belong to that process (tgkill), which guards against a reused tid.
+fn do_tkill(tgid: i32, tid: i32, sig: i32) -> KResult<u64> {
+    if tid <= 0 || (sig != 0 && !valid_signal(sig)) {
+        return Err(EINVAL);
+    }
+    let p = crate::kernel::pid::find_task_by_vpid(tid).ok_or(ESRCH)?;
+    if (tgid > 0 && p.tgid != tgid) || p.is_kthread() && tgid > 0 {
+        return Err(ESRCH);
+    }
+    if sig != 0 && p.exit_state.load(Acquire) == 0 {
+        send_signal(sig, &p, SI_TKILL);
+    }
+    Ok(0)
+}
+
+/// `sys_tkill` (musl's raise() uses it).
+pub fn sys_tkill(tid: i32, sig: i32) -> KResult<u64> {
+    do_tkill(0, tid, sig)
+}
+
+/// `sys_tgkill`.
+pub fn sys_tgkill(tgid: i32, tid: i32, sig: i32) -> KResult<u64> {
+    if tgid <= 0 {
+        return Err(EINVAL);
+    }
+    do_tkill(tgid, tid, sig)
+}
+
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
+pub const SS_AUTODISARM: u32 = 1 << 31;
+pub const MINSIGSTKSZ: u64 = 2048;
+
+/// `on_sig_stack`: is `sp` on the alternate signal stack?
+pub fn on_sig_stack(t: &TaskStruct, sp: u64) -> bool {
+    let base = t.sas_ss_sp.load(Relaxed);
+    let size = t.sas_ss_size.load(Relaxed);
+    size != 0 && sp > base && sp - base <= size
+}
+
+/// `sas_ss_flags`: the ss_flags sigaltstack reports for `sp`.
+fn sas_ss_flags(t: &TaskStruct, sp: u64) -> u32 {
+    if t.sas_ss_size.load(Relaxed) == 0 {
+        SS_DISABLE
+    } else if on_sig_stack(t, sp) {
+        SS_ONSTACK
+    } else {
+        0
+    }
+}
+
+/// `sys_sigaltstack` (do_sigaltstack): stack_t is {ss_sp, ss_flags, ss_size}.
+pub fn sys_sigaltstack(uss: u64, uoss: u64) -> KResult<u64> {
+    use crate::arch::uaccess::{copy_from_user, copy_to_user};
+    let cur = current();
+    let sp = crate::arch::signal::current_user_sp();
+    let old = (cur.sas_ss_sp.load(Relaxed), cur.sas_ss_size.load(Relaxed), sas_ss_flags(&cur, sp) | (cur.sas_ss_flags.load(Relaxed) & SS_AUTODISARM));
+    if uss != 0 {
+        let mut b = [0u8; 24];
+        copy_from_user(&mut b, uss)?;
+        let ss_sp = u64::from_le_bytes(b[0..8].try_into().map_err(|_| EFAULT)?);
+        let ss_flags = u32::from_le_bytes(b[8..12].try_into().map_err(|_| EFAULT)?);
+        let ss_size = u64::from_le_bytes(b[16..24].try_into().map_err(|_| EFAULT)?);
+        if on_sig_stack(&cur, sp) {
+            return Err(EPERM);
+        }
+        let mode = ss_flags & !SS_AUTODISARM;
+        if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
+            return Err(EINVAL);
+        }
+        if mode == SS_DISABLE {
+            cur.sas_ss_sp.store(0, Relaxed);
+            cur.sas_ss_size.store(0, Relaxed);
+        } else {
+            if ss_size < MINSIGSTKSZ {
+                return Err(ENOMEM);
+            }
+            cur.sas_ss_sp.store(ss_sp, Relaxed);
+            cur.sas_ss_size.store(ss_size, Relaxed);
+        }
+        cur.sas_ss_flags.store(ss_flags & SS_AUTODISARM, Relaxed);
+    }
+    if uoss != 0 {
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&old.0.to_le_bytes());
+        b[8..12].copy_from_slice(&old.2.to_le_bytes());
+        b[16..24].copy_from_slice(&old.1.to_le_bytes());
+        copy_to_user(uoss, &b)?;
     }
     Ok(0)
 }

@@ -206,8 +206,17 @@ pub struct TaskStruct {
     /// processes, so the private and shared sets are one).
     pub pending: AtomicU64,
     pub blocked: AtomicU64,
-    /// si_code of each pending signal (for signal_deliver).
-    pub sig_code: SpinLock<[i32; 64]>,
+    /// The siginfo of each pending signal (one instance per signal, as
+    /// Linux keeps for the classic signals).
+    pub sig_info: SpinLock<[crate::kernel::signal::KSigInfo; 64]>,
+    /// sigsuspend's caller mask, put back once a handler's frame holds it
+    /// (Linux: saved_sigmask with TIF_RESTORE_SIGMASK).
+    pub saved_sigmask: AtomicU64,
+    pub restore_sigmask: AtomicBool,
+    /// sigaltstack(2): sas_ss_sp, sas_ss_size, sas_ss_flags.
+    pub sas_ss_sp: AtomicU64,
+    pub sas_ss_size: AtomicU64,
+    pub sas_ss_flags: AtomicU32,
     /// Signal actions (sighand_struct), shared with CLONE_SIGHAND.
     pub sighand: SpinLock<Option<Arc<crate::kernel::signal::SighandStruct>>>,
     /// Parents sleep here in wait (Linux: signal->wait_chldexit).
@@ -314,7 +323,12 @@ impl TaskStruct {
             kthread: SpinLock::new("kthread", None),
             pending: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
-            sig_code: SpinLock::new("sig_code", [0; 64]),
+            sig_info: SpinLock::new("siglock", [crate::kernel::signal::KSigInfo::default(); 64]),
+            saved_sigmask: AtomicU64::new(0),
+            restore_sigmask: AtomicBool::new(false),
+            sas_ss_sp: AtomicU64::new(0),
+            sas_ss_size: AtomicU64::new(0),
+            sas_ss_flags: AtomicU32::new(0),
             sighand: SpinLock::new("sighand", None),
             wait_chldexit: crate::kernel::sched::wait::WaitQueueHead::new(),
             mm: SpinLock::new("mm", None),

@@ -40,8 +40,8 @@ pub fn do_page_fault(regs: &mut PtRegs) {
 }
 
 /// `__bad_area_nosemaphore` for user mode: Linux logs the fault
-/// (show_signal_msg) and delivers SIGSEGV; without signal handlers yet
-/// (issue 4) the default action applies at once: the process dies of it.
+/// (show_signal_msg) and delivers SIGSEGV, which a handler may catch; by
+/// default the process dies of it.
 fn bad_area(regs: &PtRegs, err: u64, address: u64) {
     let (pid, comm) = crate::kernel::panic::current_pid_comm();
     pr_info!(
@@ -56,7 +56,7 @@ fn bad_area(regs: &PtRegs, err: u64, address: u64) {
     // force_sig_fault: SEGV_MAPERR (1) for a missing page, SEGV_ACCERR (2)
     // for a protection fault; delivered on the way back to user mode.
     let code = if err & X86_PF_PROT != 0 { 2 } else { 1 };
-    crate::kernel::signal::force_sig_fault(crate::kernel::signal::SIGSEGV, code);
+    crate::kernel::signal::force_sig_fault(crate::kernel::signal::SIGSEGV, code, address);
 }
 
 fn no_context(regs: &PtRegs, err: u64, address: u64) -> ! {

@@ -19,7 +19,7 @@ extern "C" fn do_IRQ_or_exception(regs: &mut PtRegs) {
         super::traps::do_trap(regs);
         // NMI, #DF and #MC run on their own IST stacks: never schedule there.
         if regs.user_mode() && !matches!(regs.vector, 2 | 8 | 18) {
-            prepare_exit_to_usermode();
+            prepare_exit_to_usermode(regs);
         }
         return;
     }
@@ -37,7 +37,7 @@ extern "C" fn do_IRQ_or_exception(regs: &mut PtRegs) {
     }
     irq_exit();
     if regs.user_mode() {
-        prepare_exit_to_usermode();
+        prepare_exit_to_usermode(regs);
         return;
     }
     // Kernel preemption on the way out (CONFIG_PREEMPT's preempt_schedule_irq).
@@ -46,9 +46,9 @@ extern "C" fn do_IRQ_or_exception(regs: &mut PtRegs) {
 
 /// Back to user mode from an interrupt or exception: reschedule and act on
 /// signals first (with interrupts on, as Linux's exit_to_usermode_loop).
-fn prepare_exit_to_usermode() {
+fn prepare_exit_to_usermode(regs: &mut PtRegs) {
     super::processor::local_irq_enable();
-    crate::kernel::sched::exit_to_usermode_loop();
+    crate::kernel::sched::exit_to_usermode_loop(regs, false);
     super::processor::local_irq_disable();
 }
 

@@ -23,6 +23,7 @@ pub mod syscall;
 pub mod syscall_names;
 pub mod uaccess;
 pub mod setup;
+pub mod signal;
 pub mod smpboot;
 pub mod traps;
 pub mod tsc;

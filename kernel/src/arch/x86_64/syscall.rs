@@ -65,5 +65,5 @@ extern "C" fn do_syscall_64(regs: &mut PtRegs) {
         Ok(v) => v,
         Err(e) => (-(e.0 as i64)) as u64,
     };
-    crate::kernel::sched::exit_to_usermode_loop();
+    crate::kernel::sched::exit_to_usermode_loop(regs, super::signal::syscall_may_restart(nr));
 }

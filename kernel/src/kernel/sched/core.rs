@@ -428,17 +428,25 @@ pub fn schedule_idle() {
 }
 
 /// `exit_to_usermode_loop`: the work due before returning to user mode
-/// (rescheduling now; signals with issue 4's signal delivery).
-pub fn exit_to_usermode_loop() {
+/// with `regs`: rescheduling, then signals (do_signal), which also settles
+/// an interrupted system call's restart (`syscall`: regs are a system
+/// call's, with its result in rax).
+pub fn exit_to_usermode_loop(regs: &mut crate::arch::ptregs::PtRegs, syscall: bool) {
     loop {
         if need_resched() {
             schedule();
             continue;
         }
         let cur = crate::kernel::task::current();
-        if crate::kernel::signal::signal_pending(&cur) {
+        let restart = syscall && (-(regs.rax as i64)) as u64 >= 512 && (-(regs.rax as i64)) as u64 <= 516;
+        if crate::kernel::signal::signal_pending(&cur) || restart || cur.restore_sigmask.load(Relaxed) {
             drop(cur);
-            crate::kernel::signal::get_signal(); // do_signal
+            crate::arch::signal::do_signal(regs, syscall);
+            // A handler's frame may block what is pending; what is left
+            // unblocked (a second signal) gets its own frame now.
+            if crate::kernel::signal::signal_pending(&crate::kernel::task::current()) {
+                continue;
+            }
         }
         return;
     }
