@@ -2,6 +2,9 @@
 //! fixup yet (the exception table for user copies comes with user space), so
 //! it is reported as Linux does, `BUG: kernel NULL pointer dereference` or
 //! `BUG: unable to handle page fault`, then the oops.
+//!
+//! As Linux, the handler re-enables interrupts when the faulting context had
+//! them on: resolving a fault may wait for a TLB shootdown on other CPUs.
 
 use super::processor::read_cr2;
 use super::ptregs::PtRegs;
