@@ -286,6 +286,31 @@ static void test_mremap(void)
 	munmap(block, PG);
 }
 
+/* Nonsense arguments are errors with Linux's errno, never a crash. */
+static void test_bad_args(void)
+{
+	char *p = mmap(0, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	REQUIRE("bad.mmap", p != MAP_FAILED);
+#define FAILS_WITH(name, call, err) do { errno = 0; long r_ = (long)(call); \
+	CHECK(name, r_ == -1 && errno == (err)); } while (0)
+	FAILS_WITH("bad.mmap_len_overflow", syscall(SYS_mmap, 0, -1UL, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), ENOMEM);
+	FAILS_WITH("bad.mmap_len_huge", syscall(SYS_mmap, 0, 1UL << 62, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), ENOMEM);
+	FAILS_WITH("bad.mmap_len_zero", syscall(SYS_mmap, 0, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), EINVAL);
+	FAILS_WITH("bad.mmap_no_type", syscall(SYS_mmap, 0, PG, PROT_READ, MAP_ANONYMOUS, -1, 0), EINVAL);
+	FAILS_WITH("bad.mmap_badf", syscall(SYS_mmap, 0, PG, PROT_READ, MAP_SHARED, 999, 0), EBADF);
+	int null = open("/dev/null", O_RDWR);
+	FAILS_WITH("bad.mmap_dev_null", syscall(SYS_mmap, 0, PG, PROT_READ, MAP_SHARED, null, 0), ENODEV);
+	close(null);
+	FAILS_WITH("bad.munmap_len_overflow", syscall(SYS_munmap, p, -1UL), EINVAL);
+	FAILS_WITH("bad.mprotect_len_overflow", syscall(SYS_mprotect, p, -1UL, PROT_READ), ENOMEM);
+	FAILS_WITH("bad.madvise_len_overflow", syscall(SYS_madvise, p, -1UL, MADV_DONTNEED), EINVAL);
+	FAILS_WITH("bad.mremap_len_overflow", syscall(SYS_mremap, p, PG, -1UL, MREMAP_MAYMOVE, 0), EINVAL);
+	FAILS_WITH("bad.mremap_unmapped", syscall(SYS_mremap, (char *)0x10000, PG, 2 * PG, MREMAP_MAYMOVE, 0), EFAULT);
+	CHECK_EQ("bad.mapping_still_fine", (p[0] = 3), 3);
+	munmap(p, PG);
+}
+
 int main(void)
 {
 	test_cow();
@@ -295,5 +320,6 @@ int main(void)
 	test_madvise();
 	test_munmap_split();
 	test_mremap();
+	test_bad_args();
 	return tine_done();
 }

@@ -201,6 +201,9 @@ impl MmInner {
     /// `get_unmapped_area` (arch_get_unmapped_area_topdown): the hint if
     /// page aligned and free, else the highest hole below MMAP_BASE.
     pub fn get_unmapped_area(&self, hint: u64, len: u64) -> KResult<u64> {
+        if len > MMAP_BASE - MMAP_MIN_ADDR {
+            return Err(ENOMEM);
+        }
         if hint != 0 && hint % PAGE_SIZE == 0 && hint >= MMAP_MIN_ADDR {
             if let Some(end) = hint.checked_add(len).filter(|&e| e <= STACK_TOP - STACK_LIMIT) {
                 if !self.overlaps(hint, end) {
