@@ -8,6 +8,15 @@
 //! symlink's target, or a device number. With no dentry cache, a
 //! directory remembers its parent for `..`.
 //!
+//! File pages are physical pages from the page allocator (`PageRef`, one
+//! page reference held by the file), so that a MAP_SHARED mapping maps the
+//! very same pages (`find_or_create_page`): a store through the mapping is
+//! seen by read(2) and a write(2) by the mapping, as with Linux's page
+//! cache. A shared anonymous mapping is an unlinked file of this kind
+//! (`new_shmem`, Linux's shmem_zero_setup). Truncation drops the file's
+//! references but does not unmap pages still mapped (Linux's
+//! truncate_pagecache does): such a mapping keeps the orphaned page.
+//!
 //! Left out: permission checks (everything runs as root), rename, xattrs,
 //! the dentry/inode caches and mounts. Times are ktime_get_ns() (there is no
 //! wall clock yet), except those an initramfs sets.
@@ -17,6 +26,7 @@
 
 use crate::kernel::errno::*;
 use crate::kernel::time::ktime_get_ns;
+use crate::mm::page_alloc::PageRef;
 use crate::sync::SpinLock;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -53,7 +63,7 @@ const PAGE: usize = 4096;
 static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 
 enum Contents {
-    Reg { pages: BTreeMap<u64, alloc::boxed::Box<[u8]>>, size: u64 },
+    Reg { pages: BTreeMap<u64, PageRef>, size: u64 },
     Dir { entries: BTreeMap<String, Arc<Inode>>, parent: Weak<Inode> },
     Symlink(String),
     /// Character and block devices, FIFOs and sockets.
@@ -117,12 +127,9 @@ fn check_name(name: &str) -> KResult<()> {
     Ok(())
 }
 
-/// A zeroed page, or ENOMEM instead of the allocator's out-of-memory panic.
-fn alloc_page() -> KResult<alloc::boxed::Box<[u8]>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(PAGE).map_err(|_| ENOMEM)?;
-    v.resize(PAGE, 0);
-    Ok(v.into_boxed_slice())
+/// A zeroed page for file data, or ENOMEM.
+fn alloc_page() -> KResult<PageRef> {
+    PageRef::alloc_zeroed().ok_or(ENOMEM)
 }
 
 impl Inode {
@@ -139,6 +146,33 @@ impl Inode {
             this: this.clone(),
             i: SpinLock::new("inode", InodeInner { atime: now, mtime: now, ctime: now, contents }),
         })
+    }
+
+    /// `shmem_zero_setup`'s file: an unlinked regular file of `size` zero
+    /// bytes, the backing of a MAP_SHARED|MAP_ANONYMOUS mapping.
+    pub fn new_shmem(size: u64) -> Arc<Inode> {
+        Inode::new(S_IFREG | 0o600, Contents::Reg { pages: BTreeMap::new(), size })
+    }
+
+    /// `find_or_create_page` for a shared mapping's fault: the physical
+    /// page holding file page `index`, with one more reference taken for
+    /// the caller's PTE; a hole gets a zeroed page. A page wholly past the
+    /// end of the file is EFAULT (Linux: SIGBUS; Tine's fault path sends
+    /// SIGSEGV).
+    pub fn find_or_create_page(&self, index: u64) -> KResult<u64> {
+        let mut i = self.i.lock();
+        let Contents::Reg { pages, size } = &mut i.contents else {
+            return Err(ENODEV);
+        };
+        if index >= size.div_ceil(PAGE as u64) {
+            return Err(EFAULT);
+        }
+        let pa = match pages.get(&index) {
+            Some(p) => p.phys(),
+            None => pages.entry(index).or_insert(alloc_page()?).phys(),
+        };
+        crate::mm::page_alloc::get_page(pa);
+        Ok(pa)
     }
 
     /// The root directory of a new ramfs (its `..` is itself).
@@ -254,7 +288,7 @@ impl Inode {
             let (idx, in_page) = (pos / PAGE as u64, (pos % PAGE as u64) as usize);
             let chunk = (PAGE - in_page).min(n - done);
             match pages.get(&idx) {
-                Some(p) => buf[done..done + chunk].copy_from_slice(&p[in_page..in_page + chunk]),
+                Some(p) => p.read(in_page, &mut buf[done..done + chunk]),
                 None => buf[done..done + chunk].fill(0),
             }
             done += chunk;
@@ -288,7 +322,7 @@ impl Inode {
             let pos = off + done as u64;
             let (idx, in_page) = (pos / PAGE as u64, (pos % PAGE as u64) as usize);
             let chunk = (PAGE - in_page).min(n - done);
-            let page = match pages.get_mut(&idx) {
+            let page = match pages.get(&idx) {
                 Some(p) => p,
                 None => match alloc_page() {
                     Ok(p) => pages.entry(idx).or_insert(p),
@@ -296,7 +330,7 @@ impl Inode {
                     Err(_) => break,
                 },
             };
-            page[in_page..in_page + chunk].copy_from_slice(&buf[done..done + chunk]);
+            page.write(in_page, &buf[done..done + chunk]);
             done += chunk;
         }
         let end = off + done as u64;
@@ -314,8 +348,8 @@ impl Inode {
             let first_gone = len.div_ceil(PAGE as u64);
             pages.split_off(&first_gone);
             if len % PAGE as u64 != 0 {
-                if let Some(p) = pages.get_mut(&(len / PAGE as u64)) {
-                    p[(len % PAGE as u64) as usize..].fill(0);
+                if let Some(p) = pages.get(&(len / PAGE as u64)) {
+                    p.zero_from((len % PAGE as u64) as usize);
                 }
             }
             *size = len;

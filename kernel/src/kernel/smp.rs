@@ -1,7 +1,8 @@
 //! Cross-CPU calls (mirrors kernel/smp.c and arch/x86/kernel/smp.c):
-//! `smp_call_function_single`, `on_each_cpu`, the reschedule IPI, and TLB
-//! shootdown built on them (as arch/x86/mm/tlb.c's flush_tlb_kernel_range
-//! does with on_each_cpu).
+//! `smp_call_function_single`, `on_each_cpu`, `on_each_cpu_mask`, the
+//! reschedule IPI, and TLB shootdown built on them (arch/x86/mm/tlb.c's
+//! flush_tlb_kernel_range with on_each_cpu, flush_tlb_mm_range with
+//! on_each_cpu_mask over the CPUs that have the mm loaded).
 //!
 //! Each CPU has a queue of pending calls; the sender queues a closure and
 //! sends CALL_FUNCTION_VECTOR, the target drains its queue in the interrupt.
@@ -65,10 +66,16 @@ pub fn smp_call_function_single(cpu: usize, f: impl FnOnce() + Send + 'static, w
 
 /// Run `f` on every online CPU, this one included.
 pub fn on_each_cpu(f: impl Fn() + Send + Sync + 'static, wait: bool) {
+    on_each_cpu_mask(u64::MAX, f, wait)
+}
+
+/// Run `f` on the online CPUs in `mask` (bit n = CPU n), this one included
+/// if its bit is set.
+pub fn on_each_cpu_mask(mask: u64, f: impl Fn() + Send + Sync + 'static, wait: bool) {
     let f = Arc::new(f);
     let pending = Arc::new(AtomicUsize::new(0));
     let me = smp_processor_id();
-    for cpu in for_each_online_cpu().filter(|&c| c != me) {
+    for cpu in for_each_online_cpu().filter(|&c| c != me && mask & (1 << c) != 0) {
         let (f, p) = (f.clone(), pending.clone());
         p.fetch_add(1, SeqCst);
         let queued = smp_call_function_single(
@@ -83,10 +90,12 @@ pub fn on_each_cpu(f: impl Fn() + Send + Sync + 'static, wait: bool) {
             pending.fetch_sub(1, SeqCst); // went offline meanwhile
         }
     }
-    let flags = local_irq_save();
-    f();
-    local_irq_restore(flags);
-    if wait {
+    if mask & (1 << me) != 0 {
+        let flags = local_irq_save();
+        f();
+        local_irq_restore(flags);
+    }
+    if wait && pending.load(Acquire) != 0 {
         warn_if_waiting_with_irqs_off();
         while pending.load(Acquire) != 0 {
             core::hint::spin_loop();
@@ -134,4 +143,42 @@ pub fn flush_tlb_kernel_range(start: u64, end: u64) {
         },
         true,
     );
+}
+
+/// Linux's `tlb_single_page_flush_ceiling`: above this many pages one full
+/// flush is cheaper than invlpg per page.
+const TLB_SINGLE_PAGE_FLUSH_CEILING: u64 = 33;
+
+fn flush_tlb_local_range(start: u64, end: u64) {
+    if (end - start) / 4096 > TLB_SINGLE_PAGE_FLUSH_CEILING {
+        crate::arch::processor::flush_tlb_local();
+        return;
+    }
+    let mut va = start & !0xfff;
+    while va < end {
+        crate::arch::processor::invlpg(va);
+        va += 4096;
+    }
+}
+
+/// `flush_tlb_mm_range`: drop [start, end) of the user address space rooted
+/// at `pgd` from every TLB that may hold it: this CPU's if it has the mm
+/// loaded, and by IPI each other CPU's that does (a thread of the mm, or a
+/// kernel thread keeping it lazily). Waits for them, so the caller may free
+/// the pages that were mapped there afterwards. Call it with interrupts
+/// enabled whenever another CPU may have the mm (never under the mm's lock,
+/// which a CPU spins on with interrupts off); with only this CPU involved
+/// no IPI is sent and interrupts may be off.
+pub fn flush_tlb_mm_range(pgd: u64, start: u64, end: u64) {
+    if start >= end {
+        return;
+    }
+    crate::sync::preempt_disable(); // stay on the CPU whose bit we test
+    let mask = crate::arch::process::mm_cpumask(pgd);
+    if mask == 1 << smp_processor_id() {
+        flush_tlb_local_range(start, end);
+    } else if mask != 0 {
+        on_each_cpu_mask(mask, move || flush_tlb_local_range(start, end), true);
+    }
+    crate::sync::preempt_enable();
 }

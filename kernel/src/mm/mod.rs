@@ -4,7 +4,7 @@
 //!
 //! | virtual                      | what                                      |
 //! |------------------------------|-------------------------------------------|
-//! | 0000000000000000 - 00007fff… | user space (later issues)                 |
+//! | 0000000000000000 - 00007fff… | user space (mmap.rs, memory.rs)           |
 //! | ffff888000000000 (PAGE_OFFSET)| direct map of all physical memory        |
 //! | ffffc90000000000 (VMALLOC)   | kernel mappings made page by page         |
 //! | ffffffff80000000             | the kernel image (__START_KERNEL_map)     |
@@ -14,7 +14,11 @@
 //! the buddy allocator get every free page) -> kmalloc works.
 
 pub mod memblock;
+pub mod madvise;
+pub mod memory;
 pub mod mmap;
+pub mod mprotect;
+pub mod mremap;
 pub mod page_alloc;
 pub mod pgtable;
 pub mod slab;
@@ -76,6 +80,13 @@ pub fn copy_to_phys(pa: u64, data: &[u8]) {
 pub fn copy_from_phys(pa: u64, out: &mut [u8]) {
     // SAFETY: as copy_to_phys.
     unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(pa) as *const u8, out.as_mut_ptr(), out.len()) }
+}
+
+/// `copy_highpage`: copy a whole page, physical to physical.
+pub fn copy_page(dst_pa: u64, src_pa: u64) {
+    // SAFETY: both are whole pages in the direct map; the caller owns the
+    // destination (just allocated) and holds a reference to the source.
+    unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(src_pa) as *const u8, phys_to_virt(dst_pa) as *mut u8, PAGE_SIZE as usize) }
 }
 
 /// A read-only view of reserved physical memory (the initrd) through the

@@ -7,7 +7,13 @@
 //! identity map of the boot tables is dropped, so NULL dereferences fault.
 //!
 //! `PageTable` is the API later address spaces use: map/unmap/translate of
-//! 4 KiB pages with intermediate tables from the page allocator.
+//! 4 KiB pages with intermediate tables from the page allocator, and the raw
+//! PTE access mm/memory.c's walkers need (`get_pte`, `set_pte`,
+//! `for_each_pte`, which skips absent tables as copy_page_range and
+//! zap_page_range do). A user leaf page holds one page reference per PTE
+//! (page_alloc's `_refcount`): freeing the user half drops them with
+//! `put_page`, so a page shared copy-on-write or with a file goes back to
+//! the allocator only with its last mapping.
 
 use super::{phys_to_virt, PAGE_OFFSET, PAGE_SIZE, START_KERNEL_MAP};
 use crate::arch::processor::{invlpg, read_cr3, write_cr3};
@@ -29,8 +35,18 @@ bitflags::bitflags! {
     }
 }
 
+/// A user PTE of a PROT_NONE mapping: not present (every access faults)
+/// but still holding its page, marked with the bit Linux uses,
+/// `_PAGE_PROTNONE` = `_PAGE_GLOBAL` (never set in user PTEs otherwise).
+pub const PTE_PROTNONE: u64 = PteFlags::GLOBAL.bits();
+
+/// Does a last-level (PTE) entry hold a page: present, or PROT_NONE?
+pub fn pte_mapped(e: u64) -> bool {
+    e & (PteFlags::PRESENT.bits() | PTE_PROTNONE) != 0
+}
+
 pub const PAGE_KERNEL: PteFlags = PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::NX);
-const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+pub const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const ENTRIES: usize = 512;
 
 /// Physical address of init_mm's PGD (`init_mm.pgd`).
@@ -182,15 +198,16 @@ impl PageTable {
         fn free_level(table: u64, level: u32) {
             for i in 0..ENTRIES {
                 let e = read_entry(table, i);
-                if e & PteFlags::PRESENT.bits() == 0 {
+                if !(if level > 1 { e & PteFlags::PRESENT.bits() != 0 } else { pte_mapped(e) }) {
                     continue;
                 }
                 let next = e & PTE_ADDR_MASK;
                 if level > 1 {
                     free_level(next, level - 1);
+                    super::page_alloc::free_pages(next, 0); // a page table
+                } else {
+                    super::page_alloc::put_page(next); // a mapped user page
                 }
-                // Leaf pages (level 1 entries) and page tables alike.
-                super::page_alloc::free_pages(next, 0);
             }
         }
         for i in 0..256 {
@@ -240,7 +257,7 @@ impl PageTable {
             return Err(MapError::NotAligned);
         }
         let (table, idx) = self.walk(va, true)?.ok_or(MapError::NoMemory)?;
-        if read_entry(table, idx) & PteFlags::PRESENT.bits() != 0 {
+        if pte_mapped(read_entry(table, idx)) {
             return Err(MapError::AlreadyMapped);
         }
         write_entry(table, idx, pa | (flags | PteFlags::PRESENT).bits());
@@ -252,12 +269,61 @@ impl PageTable {
     pub fn unmap_page(&mut self, va: u64) -> Option<u64> {
         let (table, idx) = self.walk(va, false).ok()??;
         let e = read_entry(table, idx);
-        if e & PteFlags::PRESENT.bits() == 0 {
+        if !pte_mapped(e) {
             return None;
         }
         write_entry(table, idx, 0);
         invlpg(va);
         Some(e & PTE_ADDR_MASK)
+    }
+
+    /// The PTE mapping `va` (a 4 KiB user page), if it holds a page
+    /// (present or PROT_NONE).
+    pub fn get_pte(&self, va: u64) -> Option<u64> {
+        let (table, idx) = self.walk(va, false).ok()??;
+        let e = read_entry(table, idx);
+        pte_mapped(e).then_some(e)
+    }
+
+    /// Write the PTE for `va` (allocating tables), whatever it held. The
+    /// caller owns the page references and the TLB flush.
+    pub fn set_pte(&mut self, va: u64, entry: u64) -> Result<(), MapError> {
+        let (table, idx) = self.walk(va, true)?.ok_or(MapError::NoMemory)?;
+        write_entry(table, idx, entry);
+        Ok(())
+    }
+
+    /// Call `f(va, &mut pte)` for every mapped PTE (pte_mapped) in [start, end) of the
+    /// user half, skipping absent tables; a changed entry is written back.
+    /// No TLB flush: the caller batches it.
+    pub fn for_each_pte(&mut self, start: u64, end: u64, mut f: impl FnMut(u64, &mut u64)) {
+        fn level_walk(table: u64, level: u32, base: u64, start: u64, end: u64, f: &mut dyn FnMut(u64, &mut u64)) {
+            let span = 1u64 << (12 + 9 * level);
+            for i in 0..ENTRIES {
+                let lo = base + i as u64 * span;
+                let hi = lo + span;
+                if hi <= start || lo >= end {
+                    continue;
+                }
+                let e = read_entry(table, i);
+                if !(if level == 0 { pte_mapped(e) } else { e & PteFlags::PRESENT.bits() != 0 }) {
+                    continue;
+                }
+                if level == 0 {
+                    let mut n = e;
+                    f(lo, &mut n);
+                    if n != e {
+                        write_entry(table, i, n);
+                    }
+                } else if e & PteFlags::PSE.bits() == 0 {
+                    level_walk(e & PTE_ADDR_MASK, level - 1, lo, start, end, f);
+                }
+            }
+        }
+        let end = end.min(1 << 47);
+        if start < end {
+            level_walk(self.pgd, 3, 0, start, end, &mut f);
+        }
     }
 
     /// Virtual to physical, following huge pages too.

@@ -2,6 +2,9 @@
 //! fixup yet (the exception table for user copies comes with user space), so
 //! it is reported as Linux does, `BUG: kernel NULL pointer dereference` or
 //! `BUG: unable to handle page fault`, then the oops.
+//!
+//! As Linux, the handler re-enables interrupts when the faulting context had
+//! them on: resolving a fault may wait for a TLB shootdown on other CPUs.
 
 use super::processor::read_cr2;
 use super::ptregs::PtRegs;
@@ -16,6 +19,25 @@ const X86_PF_PK: u64 = 1 << 5;
 pub fn do_page_fault(regs: &mut PtRegs) {
     let address = read_cr2();
     let err = regs.error_code;
+    // As Linux: with CR2 read, run the fault with interrupts on if the
+    // faulting context had them, so a TLB shootdown from here (do_wp_page)
+    // can wait for other CPUs, and they for us.
+    let irqs = regs.rflags & super::processor::X86_EFLAGS_IF != 0;
+    if irqs {
+        super::processor::local_irq_enable();
+    }
+    let handled = user_address_fault(regs, err, address);
+    if irqs {
+        super::processor::local_irq_disable();
+    }
+    if !handled {
+        no_context(regs, err, address);
+    }
+}
+
+/// The fault at a user address: resolved (true), turned into SIGSEGV for
+/// user mode or fixed up for a user copy (true), or not (false: oops).
+fn user_address_fault(regs: &mut PtRegs, err: u64, address: u64) -> bool {
     if address < super::uaccess::TASK_SIZE_MAX {
         // A user address, touched by user code or by a user copy.
         if let Some(cur) = super::current::try_current() {
@@ -23,20 +45,20 @@ pub fn do_page_fault(regs: &mut PtRegs) {
             if let Some(mm) = mm {
                 let user_rsp = if regs.user_mode() { regs.rsp } else { 0 };
                 if mm.handle_mm_fault(address, err & X86_PF_WRITE != 0, err & X86_PF_INSTR != 0, user_rsp).is_ok() {
-                    return;
+                    return true;
                 }
             }
             if regs.user_mode() {
                 drop(cur);
                 bad_area(regs, err, address);
-                return;
+                return true;
             }
         }
         if super::uaccess::fixup_exception(regs) {
-            return;
+            return true;
         }
     }
-    no_context(regs, err, address);
+    false
 }
 
 /// `__bad_area_nosemaphore` for user mode: Linux logs the fault

@@ -16,7 +16,7 @@ use super::percpu::{smp_processor_id, NR_CPUS};
 use crate::kernel::task::TaskStruct;
 use alloc::sync::Arc;
 use super::ptregs::PtRegs;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU64, Ordering::{Relaxed, SeqCst}};
 
 global_asm!(
     r#"
@@ -133,6 +133,23 @@ pub fn switch_mm_and_tls(prev: &TaskStruct, next: &TaskStruct) {
 static ACTIVE_MM: [crate::sync::SpinLock<Option<Arc<crate::mm::mmap::MmStruct>>>; NR_CPUS] =
     [const { crate::sync::SpinLock::new("active_mm", None) }; NR_CPUS];
 
+/// PGD of the user mm in each CPU's CR3, 0 for init_mm (Linux's
+/// `cpu_tlbstate.loaded_mm`). A CPU lazily keeping an mm under a kernel
+/// thread still counts: its TLB may hold the mm's entries.
+static LOADED_MM: [AtomicU64; NR_CPUS] = [const { AtomicU64::new(0) }; NR_CPUS];
+
+/// `mm_cpumask`: the CPUs whose TLB may hold entries of the address space
+/// rooted at `pgd` (bit n = CPU n).
+pub fn mm_cpumask(pgd: u64) -> u64 {
+    let mut mask = 0;
+    for (cpu, m) in LOADED_MM.iter().enumerate() {
+        if m.load(SeqCst) == pgd {
+            mask |= 1 << cpu;
+        }
+    }
+    mask
+}
+
 /// `switch_mm`: load `mm` on this CPU (and keep it alive while loaded).
 pub fn activate_mm(mm: Arc<crate::mm::mmap::MmStruct>) {
     let cpu = smp_processor_id();
@@ -140,6 +157,9 @@ pub fn activate_mm(mm: Arc<crate::mm::mmap::MmStruct>) {
     if slot.as_ref().is_some_and(|a| Arc::ptr_eq(a, &mm)) {
         return;
     }
+    // Published before CR3 changes, so a TLB shootdown that misses this
+    // CPU happened before our CR3 write, which flushes everything anyway.
+    LOADED_MM[cpu].store(mm.pgd_phys(), SeqCst);
     // SAFETY: an mm's PGD shares the kernel half with init_mm, so the
     // running kernel stays mapped; the old mm is released only after CR3
     // no longer points at it.
@@ -155,6 +175,7 @@ pub fn activate_init_mm() {
     let mut slot = ACTIVE_MM[cpu].lock_irqsave();
     // SAFETY: init_mm maps the whole kernel.
     unsafe { super::processor::write_cr3(crate::mm::pgtable::init_mm_pgd()) };
+    LOADED_MM[cpu].store(0, SeqCst);
     let old = slot.take();
     drop(slot);
     drop(old);

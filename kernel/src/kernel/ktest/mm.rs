@@ -1,10 +1,13 @@
-//! Memory tests: the buddy allocator through mem_map, kmalloc, page tables.
+//! Memory tests: the buddy allocator through mem_map, kmalloc, page tables,
+//! page references, and copy-on-write with a cross-CPU TLB shootdown.
 
 use super::{ensure, KTest, TestResult};
 use crate::mm::{page_alloc, pgtable::{PageTable, PAGE_KERNEL}, phys_to_virt, slab, PAGE_SIZE, VMALLOC_START};
 use crate::arch::selftest::{read_kernel_u64, write_kernel_u64};
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use core::sync::atomic::Ordering::Relaxed;
 
 pub const TESTS: &[KTest] = &[
@@ -14,7 +17,76 @@ pub const TESTS: &[KTest] = &[
     KTest { name: "kmalloc_sizes", func: kmalloc_sizes, min_cpus: 1 },
     KTest { name: "kmalloc_align", func: kmalloc_align, min_cpus: 1 },
     KTest { name: "pgtable_map", func: pgtable_map, min_cpus: 1 },
+    KTest { name: "page_refcount", func: page_refcount, min_cpus: 1 },
+    KTest { name: "cow_tlb_shootdown", func: cow_tlb_shootdown, min_cpus: 2 },
 ];
+
+/// get_page/put_page: the page is freed by the last put, exactly once.
+fn page_refcount() -> TestResult {
+    let before = page_alloc::nr_free_pages();
+    let p = page_alloc::alloc_pages(0).ok_or("no page")?;
+    ensure!(page_alloc::page_count(p) == 1, "a new page has count {}", page_alloc::page_count(p));
+    page_alloc::get_page(p);
+    page_alloc::put_page(p);
+    ensure!(page_alloc::nr_free_pages() == before - 1, "freed while a reference was left");
+    page_alloc::put_page(p);
+    ensure!(page_alloc::nr_free_pages() == before, "not freed by the last put_page");
+    Ok(())
+}
+
+/// A CPU running on an mm caches a user page's translation; another CPU
+/// breaks copy-on-write on that page (do_wp_page copies it, then
+/// flush_tlb_mm_range). The first CPU must now read the new page: without
+/// the IPI it would keep reading the old one (still alive: the forked mm
+/// maps it), since QEMU's TLB is as stale as hardware's.
+fn cow_tlb_shootdown() -> TestResult {
+    use crate::mm::mmap::{read_bytes, MmStruct, VM_READ, VM_WRITE};
+    const VA: u64 = 0x60_0000;
+    let mm = MmStruct::new().map_err(|_| "no mm")?;
+    mm.insert_vma(VA, VA + PAGE_SIZE, VM_READ | VM_WRITE).map_err(|_| "insert_vma")?;
+    let old = mm.populate_page(VA, VM_READ | VM_WRITE).map_err(|_| "populate")?;
+    mm.write_bytes(VA, &1u64.to_le_bytes()).map_err(|_| "write")?;
+    let child = mm.dup_mmap().map_err(|_| "dup_mmap")?;
+    ensure!(page_alloc::page_count(old) == 2, "shared page count {} after fork, expected 2", page_alloc::page_count(old));
+
+    let me = crate::arch::percpu::smp_processor_id();
+    let other = crate::arch::percpu::for_each_online_cpu().find(|&c| c != me).ok_or("no other CPU")?;
+    let (ready, changed, seen) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (r, c, v, m) = (ready.clone(), changed.clone(), seen.clone(), mm.clone());
+    let t = crate::kernel::kthread::kthread_create(
+        move || {
+            let read = || {
+                let mut b = [0u8; 8];
+                crate::arch::uaccess::copy_from_user(&mut b, VA).map_or(u64::MAX, |_| u64::from_le_bytes(b))
+            };
+            crate::arch::process::activate_mm(m);
+            let first = read(); // the translation is now in this CPU's TLB
+            r.store(true, SeqCst);
+            let _ = super::wait_for(5000, || c.load(SeqCst));
+            let second = read();
+            crate::arch::process::activate_init_mm();
+            v.store(if first == 1 { second } else { 1000 + first }, SeqCst);
+            0
+        },
+        "ktest_tlb_mm",
+    )
+    .map_err(|e| alloc::format!("kthread_create: {}", e))?;
+    crate::kernel::kthread::kthread_bind(&t, other);
+    crate::kernel::sched::wake_up_process(&t);
+    ensure!(super::wait_for(5000, || ready.load(SeqCst)), "helper on CPU {} never ran", other);
+    mm.handle_mm_fault(VA, true, false, 0).map_err(|_| "write fault failed")?;
+    mm.write_bytes(VA, &2u64.to_le_bytes()).map_err(|_| "write")?;
+    changed.store(true, SeqCst);
+    ensure!(super::wait_for(5000, || t.exit_state.load(SeqCst) != 0), "helper did not finish");
+    let got = seen.load(SeqCst);
+    ensure!(got < 1000, "helper's first read gave {} (expected 1)", got - 1000);
+    ensure!(got == 2, "CPU {} read {} after the copy-on-write break, expected 2 (stale TLB entry)", other, got);
+    let mut b = [0u8; 8];
+    read_bytes(&child, VA, &mut b).map_err(|_| "child read")?;
+    ensure!(u64::from_le_bytes(b) == 1, "the forked mm sees {}, expected 1", u64::from_le_bytes(b));
+    ensure!(page_alloc::page_count(old) == 1, "old page count {} after the copy, expected 1", page_alloc::page_count(old));
+    Ok(())
+}
 
 fn fill(phys: u64, bytes: u64, seed: u64) {
     let mut va = phys_to_virt(phys);
