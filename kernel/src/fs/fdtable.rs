@@ -4,12 +4,13 @@
 //!
 //! A `FilesStruct` maps fds to open files, each with its close-on-exec
 //! flag. A task shares one through an Arc with CLONE_FILES, or gets a copy
-//! (`dup_fd`) on fork. New fds are always the lowest free number, and
-//! there are at most NR_OPEN_DEFAULT (RLIMIT_NOFILE's default soft limit,
-//! 1024): EMFILE past it.
+//! (`dup_fd`) on fork. New fds are always the lowest free number below the
+//! caller's RLIMIT_NOFILE soft limit (1024 by default): EMFILE past it, as
+//! alloc_fd; dup2/dup3 to an fd at or past it are EBADF and F_DUPFD from
+//! there EINVAL.
 //!
-//! Left out: the RLIMIT_NOFILE rlimit itself (the limit is fixed), RCU
-//! lookup, and fput's deferred work (the last Arc drop closes the file).
+//! Left out: RCU lookup, and fput's deferred work (the last Arc drop
+//! closes the file).
 
 use super::file::File;
 use crate::kernel::errno::*;
@@ -18,6 +19,11 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 pub const NR_OPEN_DEFAULT: usize = 1024;
+
+/// `rlimit(RLIMIT_NOFILE)` of the caller (at most NR_OPEN).
+fn nofile() -> usize {
+    crate::kernel::resource::rlimit(crate::kernel::resource::RLIMIT_NOFILE).min(crate::kernel::resource::NR_OPEN) as usize
+}
 
 #[derive(Clone)]
 struct FdEntry {
@@ -32,7 +38,7 @@ pub struct FilesStruct {
 }
 
 fn index(fd: i32) -> KResult<usize> {
-    if fd < 0 || fd as usize >= NR_OPEN_DEFAULT {
+    if fd < 0 || fd as u64 >= crate::kernel::resource::NR_OPEN {
         return Err(EBADF);
     }
     Ok(fd as usize)
@@ -43,13 +49,12 @@ impl FilesStruct {
         FilesStruct { fdt: SpinLock::new("files_struct.file_lock", Vec::new()) }
     }
 
-    /// `alloc_fd` + `fd_install`: the lowest free fd at or above `start`.
+    /// `alloc_fd` + `fd_install`: the lowest free fd at or above `start`
+    /// and below RLIMIT_NOFILE (EMFILE if there is none).
     pub fn fd_install_from(&self, start: usize, file: Arc<File>, cloexec: bool) -> KResult<i32> {
-        if start >= NR_OPEN_DEFAULT {
-            return Err(EINVAL);
-        }
+        let end = nofile();
         let mut t = self.fdt.lock();
-        let fd = (start..NR_OPEN_DEFAULT).find(|&fd| t.get(fd).is_none_or(|e| e.is_none())).ok_or(EMFILE)?;
+        let fd = (start..end).find(|&fd| t.get(fd).is_none_or(|e| e.is_none())).ok_or(EMFILE)?;
         if t.len() <= fd {
             t.resize(fd + 1, None);
         }
@@ -95,6 +100,9 @@ impl FilesStruct {
     /// at or above `start` (EINVAL past the limit).
     pub fn dupfd(&self, old: i32, start: usize, cloexec: bool) -> KResult<i32> {
         let file = self.fget(old)?;
+        if start >= nofile() {
+            return Err(EINVAL);
+        }
         self.fd_install_from(start, file, cloexec)
     }
 
@@ -106,6 +114,9 @@ impl FilesStruct {
         }
         let file = self.fget(old)?;
         let n = index(new)?;
+        if n >= nofile() {
+            return Err(EBADF);
+        }
         let replaced = {
             let mut t = self.fdt.lock();
             if t.len() <= n {

@@ -17,7 +17,7 @@
 use super::char_dev::{chrdev_open, CharDev};
 use super::inode::*;
 use super::pipe::{PipeEnd, PipeInodeInfo};
-use super::namei::{root, Nameidata};
+use super::namei::{path_init, Nameidata};
 use crate::kernel::errno::*;
 use crate::sync::SpinLock;
 use alloc::sync::Arc;
@@ -170,11 +170,17 @@ impl File {
     }
 }
 
-/// `filp_open`: open `path` (from the root) with open(2)'s `flags`;
-/// `mode` is the new file's permission bits with O_CREAT (no umask here).
+/// `filp_open`: open `path` (from the working directory) with open(2)'s
+/// `flags`; `mode` is the new file's permission bits with O_CREAT (no
+/// umask here).
 pub fn filp_open(path: &str, flags: u32, mode: u32) -> KResult<Arc<File>> {
-    let root = root();
-    do_filp_open(&mut Nameidata::new(root.clone()), &root, path, flags, mode)
+    file_open_at(AT_FDCWD, path, flags, mode)
+}
+
+/// `do_filp_open` from `dfd` (openat's directory fd, or AT_FDCWD).
+pub fn file_open_at(dfd: i32, path: &str, flags: u32, mode: u32) -> KResult<Arc<File>> {
+    let (mut nd, start) = path_init(dfd, path)?;
+    do_filp_open(&mut nd, &start, path, flags, mode)
 }
 
 /// `do_filp_open` / `do_last`: the open flags' rules on top of the walk.

@@ -17,12 +17,15 @@
 //! references but does not unmap pages still mapped (Linux's
 //! truncate_pagecache does): such a mapping keeps the orphaned page.
 //!
-//! Left out: permission checks (everything runs as root), rename, xattrs,
+//! Left out: permission checks (everything runs as root), xattrs,
 //! the dentry/inode caches and mounts. Times are ktime_get_ns() (there is no
 //! wall clock yet), except those an initramfs sets.
 //!
 //! Locking: each inode's `i` lock (a leaf, except that a directory's lock
-//! may be held while taking a child's: parent before child).
+//! may be held while taking a child's: parent before child). A rename
+//! holds RENAME_LOCK (Linux: s_vfs_rename_mutex), then both directories'
+//! locks, an ancestor before its descendants (lock_rename), then the
+//! moved and the replaced inode's.
 
 use crate::kernel::errno::*;
 use crate::kernel::time::ktime_get_ns;
@@ -236,6 +239,50 @@ impl Inode {
         let mut i = self.i.lock();
         i.mtime = ns;
         i.atime = ns;
+    }
+
+    /// utimensat: new access and/or modification times; ctime becomes now.
+    pub fn set_times(&self, atime: Option<u64>, mtime: Option<u64>) {
+        let mut i = self.i.lock();
+        if let Some(a) = atime {
+            i.atime = a;
+        }
+        if let Some(m) = mtime {
+            i.mtime = m;
+        }
+        i.ctime = ktime_get_ns();
+    }
+
+    /// chown(2)'s notify_change: new owner (None keeps one), and for
+    /// anything but a directory the setuid bit dropped, and the setgid bit
+    /// when group-execute is set (ATTR_KILL_SUID, ATTR_KILL_SGID).
+    pub fn chown(&self, uid: Option<u32>, gid: Option<u32>) {
+        if let Some(u) = uid {
+            self.uid.store(u, Relaxed);
+        }
+        if let Some(g) = gid {
+            self.gid.store(g, Relaxed);
+        }
+        if !self.is_dir() {
+            let mut mode = self.mode() & !0o4000;
+            if mode & 0o2010 == 0o2010 {
+                mode &= !0o2000;
+            }
+            self.mode.store(mode, Relaxed);
+        }
+        self.i.lock().ctime = ktime_get_ns();
+    }
+
+    /// The name this inode has in directory `dir` (for getcwd's d_path).
+    pub fn name_in(&self, dir: &Inode) -> Option<String> {
+        let i = dir.i.lock();
+        let Contents::Dir { entries, .. } = &i.contents else { return None };
+        entries.iter().find(|(_, c)| core::ptr::eq(Arc::as_ptr(c), self)).map(|(n, _)| n.clone())
+    }
+
+    /// An empty directory (`simple_empty`).
+    fn is_empty_dir(&self) -> bool {
+        matches!(&self.i.lock().contents, Contents::Dir { entries, .. } if entries.is_empty())
     }
 
     /// Device number of a device node.
@@ -508,6 +555,7 @@ impl Inode {
     }
 
     /// `dcache_readdir`: `.`, `..`, then the entries, as (name, ino, d_type).
+    /// (rename is `simple_rename` below.)
     pub fn readdir(&self) -> Vec<(String, u64, u8)> {
         let parent_ino = self.parent().map(|p| p.ino).unwrap_or(self.ino);
         let i = self.i.lock();
@@ -517,5 +565,165 @@ impl Inode {
         v.push((String::from(".."), parent_ino, DT_DIR));
         v.extend(entries.iter().map(|(n, c)| (n.clone(), c.ino, dtype_of(c.mode()))));
         v
+    }
+}
+
+/// Serializes renames (Linux: the superblock's s_vfs_rename_mutex), so
+/// that directory ancestry, which only rename changes, holds still.
+static RENAME_LOCK: SpinLock<()> = SpinLock::new("s_vfs_rename_mutex", ());
+
+/// Is `a` the directory `b` or one of its ancestors?
+fn is_ancestor(a: &Arc<Inode>, b: &Arc<Inode>) -> bool {
+    let mut cur = b.clone();
+    loop {
+        if Arc::ptr_eq(a, &cur) {
+            return true;
+        }
+        match cur.parent() {
+            Ok(p) if !Arc::ptr_eq(&p, &cur) => cur = p,
+            _ => return false,
+        }
+    }
+}
+
+fn dir_entries(i: &mut InodeInner) -> KResult<&mut BTreeMap<String, Arc<Inode>>> {
+    match &mut i.contents {
+        Contents::Dir { entries, .. } => Ok(entries),
+        _ => Err(ENOTDIR),
+    }
+}
+
+fn set_parent(dir: &Inode, parent: &Arc<Inode>) {
+    if let Contents::Dir { parent: p, .. } = &mut dir.i.lock().contents {
+        *p = Arc::downgrade(parent);
+    }
+}
+
+const RENAME_NOREPLACE: u32 = 1;
+const RENAME_EXCHANGE: u32 = 2;
+
+/// `simple_rename` with vfs_rename's and lock_rename's checks: move
+/// `old_dir/old_name` to `new_dir/new_name`, replacing what is there
+/// (or swapping the two with RENAME_EXCHANGE). In order: ENOENT for a
+/// missing source (or target, to exchange), EEXIST with RENAME_NOREPLACE,
+/// EINVAL for moving a directory under itself, ENOTEMPTY (EINVAL to
+/// exchange) for replacing an ancestor of the source, success without
+/// change when both names are one inode, then ENOTDIR / EISDIR for a
+/// directory over a non-directory and the reverse, and ENOTEMPTY for a
+/// directory over a non-empty one.
+pub fn simple_rename(old_dir: &Arc<Inode>, old_name: &str, new_dir: &Arc<Inode>, new_name: &str, flags: u32) -> KResult<()> {
+    check_name(old_name)?;
+    check_name(new_name)?;
+    let exchange = flags & RENAME_EXCHANGE != 0;
+    let same_dir = Arc::ptr_eq(old_dir, new_dir);
+    let _rename = RENAME_LOCK.lock();
+    loop {
+        let source = old_dir.lookup(old_name)?;
+        let target = match new_dir.lookup(new_name) {
+            Ok(t) => Some(t),
+            Err(ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        if flags & RENAME_NOREPLACE != 0 && target.is_some() {
+            return Err(EEXIST);
+        }
+        if exchange && target.is_none() {
+            return Err(ENOENT);
+        }
+        if !same_dir {
+            if is_ancestor(&source, new_dir) {
+                return Err(EINVAL);
+            }
+            if target.as_ref().is_some_and(|t| is_ancestor(t, old_dir)) {
+                return Err(if exchange { EINVAL } else { ENOTEMPTY });
+            }
+        }
+        if let Some(t) = &target {
+            if Arc::ptr_eq(t, &source) {
+                return Ok(());
+            }
+            if !exchange {
+                match (source.is_dir(), t.is_dir()) {
+                    (true, false) => return Err(ENOTDIR),
+                    (false, true) => return Err(EISDIR),
+                    _ => {}
+                }
+            }
+        }
+
+        // lock_rename: the ancestor first (unrelated directories in any
+        // order: nothing else holds two of them).
+        let old_first = same_dir || !is_ancestor(new_dir, old_dir);
+        let (first, second) = if old_first { (old_dir, new_dir) } else { (new_dir, old_dir) };
+        let mut g1 = first.i.lock();
+        let mut g2 = if same_dir { None } else { Some(second.i.lock()) };
+        // The guard of the old (`true`) or the new directory.
+        macro_rules! dir {
+            ($old:expr) => {
+                match (&mut g2, $old == old_first) {
+                    (Some(g), false) => &mut **g,
+                    _ => &mut *g1,
+                }
+            };
+        }
+        // An unlink or create may have won the race since the lookups: retry.
+        let still_source = dir_entries(dir!(true))?.get(old_name).is_some_and(|s| Arc::ptr_eq(s, &source));
+        let still_target = match (dir_entries(dir!(false))?.get(new_name), &target) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if !still_source || !still_target {
+            continue;
+        }
+        if new_dir.nlink() == 0 {
+            return Err(ENOENT); // a removed directory takes no new entries
+        }
+        if let Some(t) = &target {
+            if !exchange && t.is_dir() && !t.is_empty_dir() {
+                return Err(ENOTEMPTY);
+            }
+        }
+
+        let src = dir_entries(dir!(true))?.remove(old_name).expect("entry checked under the lock");
+        let displaced = dir_entries(dir!(false))?.insert(new_name.into(), src);
+        if exchange {
+            let t = displaced.expect("target checked under the lock");
+            dir_entries(dir!(true))?.insert(old_name.into(), t.clone());
+            if !same_dir {
+                if t.is_dir() {
+                    set_parent(&t, old_dir);
+                }
+                if source.is_dir() != t.is_dir() {
+                    let (from, to) = if source.is_dir() { (old_dir, new_dir) } else { (new_dir, old_dir) };
+                    from.nlink.fetch_sub(1, Relaxed);
+                    to.nlink.fetch_add(1, Relaxed);
+                }
+            }
+            t.i.lock().ctime = ktime_get_ns();
+        } else {
+            if let Some(t) = displaced {
+                if t.is_dir() {
+                    t.nlink.store(0, Relaxed);
+                    new_dir.nlink.fetch_sub(1, Relaxed);
+                } else {
+                    t.nlink.fetch_sub(1, Relaxed);
+                }
+                t.i.lock().ctime = ktime_get_ns();
+            }
+            if source.is_dir() && !same_dir {
+                old_dir.nlink.fetch_sub(1, Relaxed);
+                new_dir.nlink.fetch_add(1, Relaxed);
+            }
+        }
+        if source.is_dir() && !same_dir {
+            set_parent(&source, new_dir);
+        }
+        let now = ktime_get_ns();
+        for g in [Some(&mut *g1), g2.as_deref_mut()].into_iter().flatten() {
+            (g.mtime, g.ctime) = (now, now);
+        }
+        source.i.lock().ctime = now;
+        return Ok(());
     }
 }

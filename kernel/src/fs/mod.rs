@@ -7,6 +7,8 @@
 //! - read_write.rs: read, write, lseek, getdents' iterate_dir (fs/read_write.c, fs/readdir.c)
 //! - fdtable.rs: `files_struct` (fs/file.c)
 //! - pipe.rs: pipe(2) and pipe2(2) (fs/pipe.c)
+//! - fs_struct.rs: `fs_struct`: root, cwd, umask (fs/fs_struct.c)
+//! - open.rs: chdir, getcwd, truncate, chmod, chown, utimensat, statx (fs/open.c and others)
 //! - char_dev.rs: /dev/null, /dev/zero, /dev/console (fs/char_dev.c, drivers/char/mem.c)
 //! - initramfs.rs: unpacking the initrd (init/initramfs.c)
 //!
@@ -20,9 +22,11 @@ pub mod char_dev;
 pub mod exec;
 pub mod fdtable;
 pub mod file;
+pub mod fs_struct;
 pub mod initramfs;
 pub mod inode;
 pub mod namei;
+pub mod open;
 pub mod pipe;
 pub mod read_write;
 pub mod syscalls;

@@ -1,9 +1,12 @@
-//! Path name lookup (mirrors fs/namei.c: link_path_walk, walk_component,
-//! follow_dotdot, trailing_symlink, filename_parentat, kern_path, and the
-//! do_mkdirat/do_rmdir/do_unlinkat/do_symlinkat/do_mknodat/do_linkat paths).
+//! Path name lookup (mirrors fs/namei.c: path_init, link_path_walk,
+//! walk_component, follow_dotdot, trailing_symlink, filename_parentat,
+//! user_path_at, kern_path, and the do_mkdirat/do_rmdir/do_unlinkat/
+//! do_symlinkat/do_mknodat/do_linkat/do_renameat2 paths).
 //!
-//! A walk starts at the root (relative paths too, until tasks have a
-//! working directory), takes one component at a time, and follows
+//! A walk starts at the task's root for an absolute path, else at the
+//! directory of the `dfd` argument of the *at calls, which is the task's
+//! working directory for AT_FDCWD (path_init); it takes one component at a
+//! time, and follows
 //! symlinks by pushing their target's components onto a stack, so the
 //! depth costs heap, not kernel stack. At most 40 links are followed in one
 //! walk (MAXSYMLINKS): ELOOP. A trailing slash makes the last component
@@ -11,7 +14,7 @@
 //! there is followed.
 //!
 //! Left out: mounts, permission checks (MAY_EXEC on directories), RCU walk,
-//! the dentry cache, AT_EMPTY_PATH and dirfd-relative lookups.
+//! the dentry cache; AT_EMPTY_PATH is the callers' (they use the fd).
 
 use super::inode::*;
 use crate::kernel::errno::*;
@@ -160,28 +163,58 @@ impl Nameidata {
     }
 }
 
-/// `kern_path`: look `path` up from the root.
+pub use super::file::fcntl::AT_FDCWD;
+
+/// `path_init`: the walk's bounds (the task's root) and where a relative
+/// `path` starts: the working directory for AT_FDCWD, else the directory
+/// open as `dfd` (EBADF if none, ENOTDIR if it is not a directory). An
+/// absolute path ignores `dfd`; an empty one is ENOENT first.
+pub fn path_init(dfd: i32, path: &str) -> KResult<(Nameidata, Arc<Inode>)> {
+    getname(path)?;
+    let (root, pwd) = super::fs_struct::current_root_pwd();
+    let start = if path.starts_with('/') {
+        root.clone()
+    } else if dfd == AT_FDCWD {
+        pwd
+    } else {
+        let files = crate::kernel::task::current().files.lock_irqsave().clone().ok_or(EBADF)?;
+        let dir = files.fget(dfd)?.inode().clone();
+        if !dir.is_dir() {
+            return Err(ENOTDIR);
+        }
+        dir
+    };
+    Ok((Nameidata::new(root), start))
+}
+
+/// `user_path_at` / `filename_lookup`: look `path` up from `dfd`.
+pub fn user_path_at(dfd: i32, path: &str, follow: bool) -> KResult<Arc<Inode>> {
+    let (mut nd, start) = path_init(dfd, path)?;
+    nd.path_lookupat(&start, path, follow)
+}
+
+/// `kern_path`: look `path` up from the working directory (or the root).
 pub fn kern_path(path: &str, follow: bool) -> KResult<Arc<Inode>> {
-    let root = root();
-    Nameidata::new(root.clone()).path_lookupat(&root, path, follow)
+    user_path_at(AT_FDCWD, path, follow)
 }
 
 /// `kern_path_parent` (Linux's kern_path_locked without the lock): the
 /// parent directory and the last component. A trailing slash is dropped;
 /// the do_* functions below honour it.
 pub fn kern_path_parent(path: &str) -> KResult<(Arc<Inode>, String)> {
-    path_parent(path).map(|(d, n, _)| (d, n))
+    path_parent(AT_FDCWD, path).map(|(d, n, _)| (d, n))
 }
 
-fn path_parent(path: &str) -> KResult<(Arc<Inode>, String, bool)> {
-    let root = root();
-    Nameidata::new(root.clone()).path_parentat(&root, path)
+/// `filename_parentat` from `dfd`.
+fn path_parent(dfd: i32, path: &str) -> KResult<(Arc<Inode>, String, bool)> {
+    let (mut nd, start) = path_init(dfd, path)?;
+    nd.path_parentat(&start, path)
 }
 
 /// `filename_create`'s trailing-slash rule: only mkdir may name a new
 /// entry `foo/` (EEXIST if it exists, else ENOENT).
-fn create_target(path: &str, is_dir: bool) -> KResult<(Arc<Inode>, String)> {
-    let (dir, name, slash) = path_parent(path)?;
+fn create_target(dfd: i32, path: &str, is_dir: bool) -> KResult<(Arc<Inode>, String)> {
+    let (dir, name, slash) = path_parent(dfd, path)?;
     if slash && !is_dir {
         return Err(if dir.lookup(&name).is_ok() { EEXIST } else { ENOENT });
     }
@@ -189,13 +222,13 @@ fn create_target(path: &str, is_dir: bool) -> KResult<(Arc<Inode>, String)> {
 }
 
 /// mkdir(2) without the umask (the caller applies it).
-pub fn do_mkdirat(path: &str, mode: u32) -> KResult<Arc<Inode>> {
-    let (dir, name) = create_target(path, true)?;
+pub fn do_mkdirat(dfd: i32, path: &str, mode: u32) -> KResult<Arc<Inode>> {
+    let (dir, name) = create_target(dfd, path, true)?;
     dir.mkdir(&name, mode)
 }
 
-pub fn do_rmdir(path: &str) -> KResult<()> {
-    let (dir, name, _) = path_parent(path)?;
+pub fn do_rmdir(dfd: i32, path: &str) -> KResult<()> {
+    let (dir, name, _) = path_parent(dfd, path)?;
     if path.trim_end_matches('/').is_empty() {
         return Err(EBUSY);
     }
@@ -203,8 +236,8 @@ pub fn do_rmdir(path: &str) -> KResult<()> {
 }
 
 /// unlink(2): `foo/` names a directory, so a file there is ENOTDIR.
-pub fn do_unlinkat(path: &str) -> KResult<()> {
-    let (dir, name, slash) = path_parent(path)?;
+pub fn do_unlinkat(dfd: i32, path: &str) -> KResult<()> {
+    let (dir, name, slash) = path_parent(dfd, path)?;
     if slash {
         let victim = dir.lookup(&name)?;
         return Err(if victim.is_dir() { EISDIR } else { ENOTDIR });
@@ -212,20 +245,71 @@ pub fn do_unlinkat(path: &str) -> KResult<()> {
     dir.unlink(&name)
 }
 
-pub fn do_symlinkat(target: &str, path: &str) -> KResult<Arc<Inode>> {
+pub fn do_symlinkat(target: &str, dfd: i32, path: &str) -> KResult<Arc<Inode>> {
     getname(target)?;
-    let (dir, name) = create_target(path, false)?;
+    let (dir, name) = create_target(dfd, path, false)?;
     dir.symlink(&name, target)
 }
 
-pub fn do_mknodat(path: &str, mode: u32, major: u32, minor: u32) -> KResult<Arc<Inode>> {
-    let (dir, name) = create_target(path, false)?;
+pub fn do_mknodat(dfd: i32, path: &str, mode: u32, major: u32, minor: u32) -> KResult<Arc<Inode>> {
+    let (dir, name) = create_target(dfd, path, false)?;
     dir.mknod(&name, mode, major, minor)
 }
 
-/// link(2): the old path's last symlink is not followed (as Linux without AT_SYMLINK_FOLLOW).
-pub fn do_linkat(old: &str, new: &str) -> KResult<()> {
-    let target = kern_path(old, false)?;
-    let (dir, name) = create_target(new, false)?;
-    dir.link(&name, &target)
+/// link(2)/linkat(2): the old path's last symlink is followed only with
+/// `follow` (AT_SYMLINK_FOLLOW). A directory is EPERM, an existing new
+/// name EEXIST.
+pub fn do_linkat(olddfd: i32, old: &str, newdfd: i32, new: &str, follow: bool) -> KResult<()> {
+    let target = user_path_at(olddfd, old, follow)?;
+    do_link_inode(&target, newdfd, new)
+}
+
+/// linkat(2)'s second half: link an inode already found (AT_EMPTY_PATH
+/// gives it by fd).
+pub fn do_link_inode(target: &Arc<Inode>, newdfd: i32, new: &str) -> KResult<()> {
+    let (dir, name) = create_target(newdfd, new, false)?;
+    if name == "." || name == ".." {
+        return Err(EEXIST);
+    }
+    dir.link(&name, target)
+}
+
+pub const RENAME_NOREPLACE: u32 = 1;
+pub const RENAME_EXCHANGE: u32 = 2;
+pub const RENAME_WHITEOUT: u32 = 4;
+
+/// `do_renameat2`: the path half of rename(2). Flags first (EINVAL), then
+/// both parents; a last component of `.` or `..` is EBUSY (EEXIST for the
+/// new one with RENAME_NOREPLACE), a missing source ENOENT, and a trailing
+/// slash on either name needs the source to be a directory (ENOTDIR).
+/// The rest (same inode, types, emptiness, loops) is `simple_rename`'s.
+/// Whiteouts are for overlay file systems: EINVAL on the ramfs, as Linux.
+pub fn do_renameat2(olddfd: i32, old: &str, newdfd: i32, new: &str, flags: u32) -> KResult<()> {
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0 {
+        return Err(EINVAL);
+    }
+    if flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0 {
+        return Err(EINVAL);
+    }
+    let (old_dir, old_name, old_slash) = path_parent(olddfd, old)?;
+    let (new_dir, new_name, new_slash) = path_parent(newdfd, new)?;
+    if old_name == "." || old_name == ".." {
+        return Err(EBUSY);
+    }
+    if new_name == "." || new_name == ".." {
+        return Err(if flags & RENAME_NOREPLACE != 0 { EEXIST } else { EBUSY });
+    }
+    if flags & RENAME_WHITEOUT != 0 {
+        return Err(EINVAL);
+    }
+    let source = old_dir.lookup(&old_name)?;
+    if flags & RENAME_EXCHANGE != 0 {
+        let target = new_dir.lookup(&new_name)?;
+        if (old_slash && !source.is_dir()) || (new_slash && !target.is_dir()) {
+            return Err(ENOTDIR);
+        }
+    } else if (old_slash || new_slash) && !source.is_dir() {
+        return Err(ENOTDIR);
+    }
+    simple_rename(&old_dir, &old_name, &new_dir, &new_name, flags)
 }

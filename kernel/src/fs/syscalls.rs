@@ -16,11 +16,11 @@ pub const PATH_MAX: usize = 4096;
 /// Linux caps a single read/write at MAX_RW_COUNT (INT_MAX rounded down to a page).
 const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
-fn files() -> KResult<Arc<super::FilesStruct>> {
+pub(super) fn files() -> KResult<Arc<super::FilesStruct>> {
     current().files.lock_irqsave().clone().ok_or(EBADF)
 }
 
-fn fdget(fd: i32) -> KResult<Arc<super::File>> {
+pub(super) fn fdget(fd: i32) -> KResult<Arc<super::File>> {
     files()?.fget(fd)
 }
 
@@ -116,24 +116,77 @@ pub fn sys_lseek(fd: i32, off: i64, whence: u32) -> KResult<u64> {
     fdget(fd)?.lseek(off, whence)
 }
 
-fn user_path(ptr: u64) -> KResult<alloc::string::String> {
+pub(super) fn user_path(ptr: u64) -> KResult<alloc::string::String> {
     let bytes = strncpy_from_user(ptr, PATH_MAX - 1)?;
     alloc::string::String::from_utf8(bytes).map_err(|_| crate::kernel::errno::ENOENT)
 }
 
-/// `sys_openat` (relative paths resolve from the root until cwd exists).
+/// `sys_openat`: relative paths from `dfd`; a created file's mode loses
+/// the umask's bits.
 pub fn sys_openat(dfd: i32, path: u64, flags: u32, mode: u32) -> KResult<u64> {
     let path = user_path(path)?;
-    if dfd != AT_FDCWD && !path.starts_with('/') {
-        return Err(EBADF); // directory fds come with the rest of issue 4
-    }
-    let file = super::filp_open(&path, flags, mode)?;
+    let mode = mode & super::inode::S_IALLUGO & !super::fs_struct::current_umask();
+    let file = super::file::file_open_at(dfd, &path, flags, mode)?;
     let cloexec = flags & super::fcntl::O_CLOEXEC != 0;
     Ok(files()?.fd_install(file, cloexec)? as u64)
 }
 
 pub fn sys_open(path: u64, flags: u32, mode: u32) -> KResult<u64> {
     sys_openat(AT_FDCWD, path, flags, mode)
+}
+
+/// `sys_creat`: open(path, O_CREAT | O_WRONLY | O_TRUNC, mode).
+pub fn sys_creat(path: u64, mode: u32) -> KResult<u64> {
+    use super::fcntl::*;
+    sys_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode)
+}
+
+/// `sys_pread64`: at `pos`, the file position untouched. EINVAL for a
+/// negative position (before the fd is looked at), ESPIPE for what cannot
+/// seek.
+pub fn sys_pread64(fd: i32, buf: u64, count: u64, pos: i64) -> KResult<u64> {
+    if pos < 0 {
+        return Err(EINVAL);
+    }
+    let file = fdget(fd)?;
+    if !crate::arch::uaccess::access_ok(buf, count as usize) {
+        return Err(EFAULT);
+    }
+    let count = count.min(MAX_RW_COUNT) as usize;
+    let mut kbuf = alloc::vec![0u8; count.min(CHUNK)];
+    let mut done = 0;
+    loop {
+        let want = (count - done).min(CHUNK);
+        let n = file.pread(&mut kbuf[..want], pos as u64 + done as u64)?;
+        copy_to_user(buf + done as u64, &kbuf[..n])?;
+        done += n;
+        if n < want || done == count {
+            return Ok(done as u64);
+        }
+    }
+}
+
+/// `sys_pwrite64`. With O_APPEND the data still goes to the end, as Linux.
+pub fn sys_pwrite64(fd: i32, buf: u64, count: u64, pos: i64) -> KResult<u64> {
+    if pos < 0 {
+        return Err(EINVAL);
+    }
+    let file = fdget(fd)?;
+    if !crate::arch::uaccess::access_ok(buf, count as usize) {
+        return Err(EFAULT);
+    }
+    let count = count.min(MAX_RW_COUNT) as usize;
+    let mut kbuf = alloc::vec![0u8; count.min(CHUNK)];
+    let mut done = 0;
+    loop {
+        let want = (count - done).min(CHUNK);
+        copy_from_user(&mut kbuf[..want], buf + done as u64)?;
+        let n = file.pwrite(&kbuf[..want], pos as u64 + done as u64)?;
+        done += n;
+        if n < want || done == count {
+            return Ok(done as u64);
+        }
+    }
 }
 
 /// `sys_close`.
@@ -220,16 +273,27 @@ pub fn sys_fstat(fd: i32, statbuf: u64) -> KResult<u64> {
 pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
 pub const AT_EMPTY_PATH: u32 = 0x1000;
 
+pub const AT_NO_AUTOMOUNT: u32 = 0x800;
+
+/// The inode an *at call names: with AT_EMPTY_PATH and an empty path, the
+/// file open as `dfd` (the working directory for AT_FDCWD), else the path
+/// from `dfd`.
+pub(super) fn inode_at(dfd: i32, path: &str, flags: u32) -> KResult<Arc<super::Inode>> {
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dfd == AT_FDCWD {
+            return Ok(super::fs_struct::current_root_pwd().1);
+        }
+        return Ok(fdget(dfd)?.inode().clone());
+    }
+    super::namei::user_path_at(dfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)
+}
+
 /// `sys_newfstatat` (and stat/lstat through it).
 pub fn sys_newfstatat(dfd: i32, path: u64, statbuf: u64, flags: u32) -> KResult<u64> {
-    let p = user_path(path)?;
-    if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        return sys_fstat(dfd, statbuf);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
+        return Err(EINVAL);
     }
-    if dfd != AT_FDCWD && !p.starts_with('/') {
-        return Err(EBADF);
-    }
-    let inode = super::namei::kern_path(&p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    let inode = inode_at(dfd, &user_path(path)?, flags)?;
     copy_to_user(statbuf, &stat_bytes(&inode.getattr()))?;
     Ok(0)
 }
@@ -269,15 +333,6 @@ pub fn sys_fcntl(fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
     }
 }
 
-/// `sys_getcwd`: the cwd is the root until chdir arrives.
-pub fn sys_getcwd(buf: u64, size: u64) -> KResult<u64> {
-    if size < 2 {
-        return Err(crate::kernel::errno::ERANGE);
-    }
-    copy_to_user(buf, b"/\0")?;
-    Ok(2)
-}
-
 /// The open file behind an mmap (regular files only).
 pub fn file_for_mmap(fd: i32) -> KResult<Arc<super::File>> {
     let f = fdget(fd)?;
@@ -287,17 +342,10 @@ pub fn file_for_mmap(fd: i32) -> KResult<Arc<super::File>> {
     Ok(f)
 }
 
-fn abs_path(dfd: i32, path: u64) -> KResult<alloc::string::String> {
-    let p = user_path(path)?;
-    if dfd != AT_FDCWD && !p.starts_with('/') {
-        return Err(EBADF); // directory fds and cwd come with the rest of issue 4
-    }
-    Ok(p)
-}
-
-/// `sys_mkdirat` / `sys_mkdir`.
+/// `sys_mkdirat` / `sys_mkdir`: the mode loses the umask's bits.
 pub fn sys_mkdirat(dfd: i32, path: u64, mode: u32) -> KResult<u64> {
-    super::namei::do_mkdirat(&abs_path(dfd, path)?, mode & 0o7777).map(|_| 0)
+    let mode = mode & 0o7777 & !super::fs_struct::current_umask();
+    super::namei::do_mkdirat(dfd, &user_path(path)?, mode).map(|_| 0)
 }
 
 pub const AT_REMOVEDIR: u32 = 0x200;
@@ -307,18 +355,40 @@ pub fn sys_unlinkat(dfd: i32, path: u64, flags: u32) -> KResult<u64> {
     if flags & !AT_REMOVEDIR != 0 {
         return Err(EINVAL);
     }
-    let p = abs_path(dfd, path)?;
+    let p = user_path(path)?;
     if flags & AT_REMOVEDIR != 0 {
-        super::namei::do_rmdir(&p).map(|_| 0)
+        super::namei::do_rmdir(dfd, &p).map(|_| 0)
     } else {
-        super::namei::do_unlinkat(&p).map(|_| 0)
+        super::namei::do_unlinkat(dfd, &p).map(|_| 0)
     }
 }
 
 /// `sys_symlinkat` / `sys_symlink`.
 pub fn sys_symlinkat(target: u64, dfd: i32, path: u64) -> KResult<u64> {
     let t = user_path(target)?;
-    super::namei::do_symlinkat(&t, &abs_path(dfd, path)?).map(|_| 0)
+    super::namei::do_symlinkat(&t, dfd, &user_path(path)?).map(|_| 0)
+}
+
+pub const AT_SYMLINK_FOLLOW: u32 = 0x400;
+
+/// `sys_linkat` / `sys_link`: the old name's symlink is followed only with
+/// AT_SYMLINK_FOLLOW; AT_EMPTY_PATH links the file open as `olddfd`.
+pub fn sys_linkat(olddfd: i32, old: u64, newdfd: i32, new: u64, flags: u32) -> KResult<u64> {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let old = user_path(old)?;
+    let new = user_path(new)?;
+    let nofollow = if flags & AT_SYMLINK_FOLLOW != 0 { 0 } else { AT_SYMLINK_NOFOLLOW };
+    let target = inode_at(olddfd, &old, nofollow | (flags & AT_EMPTY_PATH))?;
+    super::namei::do_link_inode(&target, newdfd, &new).map(|_| 0)
+}
+
+/// `sys_renameat2` (and rename, renameat with no flags).
+pub fn sys_renameat2(olddfd: i32, old: u64, newdfd: i32, new: u64, flags: u32) -> KResult<u64> {
+    let old = user_path(old)?;
+    let new = user_path(new)?;
+    super::namei::do_renameat2(olddfd, &old, newdfd, &new, flags).map(|_| 0)
 }
 
 /// `sys_readlinkat` / `sys_readlink`: the target, not NUL-terminated,
@@ -327,7 +397,7 @@ pub fn sys_readlinkat(dfd: i32, path: u64, buf: u64, size: u64) -> KResult<u64> 
     if (size as i64) <= 0 {
         return Err(EINVAL);
     }
-    let inode = super::namei::kern_path(&abs_path(dfd, path)?, false)?;
+    let inode = super::namei::user_path_at(dfd, &user_path(path)?, false)?;
     let target = inode.readlink()?;
     let n = target.len().min(size as usize);
     copy_to_user(buf, &target.as_bytes()[..n])?;
@@ -341,7 +411,7 @@ pub fn sys_faccessat(dfd: i32, path: u64, mode: u32) -> KResult<u64> {
     if mode & !7 != 0 {
         return Err(EINVAL);
     }
-    let inode = super::namei::kern_path(&abs_path(dfd, path)?, true)?;
+    let inode = super::namei::user_path_at(dfd, &user_path(path)?, true)?;
     if mode & 1 != 0 && !inode.is_dir() && inode.mode() & 0o111 == 0 {
         return Err(crate::kernel::errno::EACCES);
     }

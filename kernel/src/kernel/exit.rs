@@ -156,6 +156,7 @@ fn wait_task_zombie(c: &Arc<TaskStruct>, stat_addr: u64) -> KResult<Option<u64>>
     while c.on_cpu.load(Acquire) {
         core::hint::spin_loop();
     }
+    crate::kernel::resource::account_reaped_child(&current(), c);
     release_task(c);
     Ok(Some(c.pid as u64))
 }

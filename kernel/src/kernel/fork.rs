@@ -186,7 +186,9 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
         p.policy.store(SCHED_NORMAL, Relaxed);
     }
     copy_files(clone_flags, &cur, &p);
+    crate::fs::fs_struct::copy_fs(clone_flags, &cur, &p);
     copy_sighand(clone_flags, &cur, &p);
+    crate::kernel::resource::copy_rlimits(&cur, &p);
     p.blocked.store(cur.blocked.load(Relaxed), Relaxed);
     if let Err(e) = copy_mm(clone_flags, &cur, &p) {
         free_pid(pid);

@@ -11,6 +11,7 @@ pub mod ktest;
 pub mod panic;
 pub mod params;
 pub mod pid;
+pub mod resource;
 pub mod sched;
 pub mod signal;
 pub mod smp;

@@ -1,5 +1,7 @@
-//! Small process-information system calls (mirrors kernel/sys.c and the
-//! pid getters in kernel/timer.c / kernel/fork.c).
+//! Small process-information system calls (mirrors kernel/sys.c: the pid
+//! getters, uname, getpriority/setpriority, times, sysinfo, reboot; the
+//! rlimit and rusage parts are in resource.rs, the clocks in
+//! time/posix_timers.rs).
 
 use crate::arch::uaccess::copy_to_user;
 use crate::kernel::errno::KResult;
@@ -47,54 +49,85 @@ pub fn sys_newuname(buf: u64) -> KResult<u64> {
     Ok(0)
 }
 
-pub const CLOCK_REALTIME: u64 = 0;
-pub const CLOCK_MONOTONIC: u64 = 1;
-pub const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
-pub const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
-pub const CLOCK_MONOTONIC_RAW: u64 = 4;
-pub const CLOCK_BOOTTIME: u64 = 7;
+pub const PRIO_PROCESS: i32 = 0;
+pub const PRIO_PGRP: i32 = 1;
+pub const PRIO_USER: i32 = 2;
 
-fn put_timespec(addr: u64, ns: u64) -> KResult<()> {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
-    b[8..].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());
-    copy_to_user(addr, &b)
+/// The tasks `which`/`who` name for get/setpriority: one process, or
+/// (PRIO_USER) every task of a user, which with everyone root is every
+/// user task for uid 0 and none for another uid. Process groups come with
+/// job control: PRIO_PGRP is ENOSYS until then.
+fn prio_targets(which: i32, who: i32) -> KResult<alloc::vec::Vec<alloc::sync::Arc<crate::kernel::task::TaskStruct>>> {
+    match which {
+        PRIO_PROCESS => Ok(alloc::vec![crate::kernel::resource::find_process(who)?]),
+        PRIO_PGRP => Err(crate::kernel::errno::ENOSYS),
+        PRIO_USER if who == 0 => Ok(crate::kernel::pid::for_each_process().into_iter().filter(|t| !t.is_kthread()).collect()),
+        PRIO_USER => Ok(alloc::vec::Vec::new()),
+        _ => Err(crate::kernel::errno::EINVAL),
+    }
 }
 
-/// `sys_clock_gettime`. Tine reads no real-time clock yet, so
-/// CLOCK_REALTIME counts from boot, like the monotonic clocks.
-pub fn sys_clock_gettime(clk: u64, tp: u64) -> KResult<u64> {
-    let ns = match clk {
-        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME => crate::kernel::time::ktime_get_ns(),
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => current().se.sum_exec_runtime.load(Relaxed),
-        _ => return Err(crate::kernel::errno::EINVAL),
-    };
-    put_timespec(tp, ns)?;
+/// `sys_getpriority`: the highest priority (lowest nice) among the
+/// targets, as 20 - nice (1..40: the raw system call returns no negative
+/// values; libc turns it back into a nice value). ESRCH if none.
+pub fn sys_getpriority(which: i32, who: i32) -> KResult<u64> {
+    let tasks = prio_targets(which, who)?;
+    let nice = tasks.iter().map(|t| klib::sched::prio_to_nice(t.static_prio.load(Relaxed))).min();
+    nice.map(|n| (20 - n) as u64).ok_or(crate::kernel::errno::ESRCH)
+}
+
+/// `sys_setpriority`: the nice value clamped to -20..19, for each target
+/// (set_user_nice: the CFS weight follows). Root may lower it too.
+pub fn sys_setpriority(which: i32, who: i32, niceval: i32) -> KResult<u64> {
+    let tasks = prio_targets(which, who)?;
+    if tasks.is_empty() {
+        return Err(crate::kernel::errno::ESRCH);
+    }
+    let nice = niceval.clamp(klib::sched::MIN_NICE, klib::sched::MAX_NICE);
+    for t in &tasks {
+        crate::kernel::sched::set_user_nice(t, nice);
+    }
     Ok(0)
 }
 
-/// `sys_nanosleep`: at least the requested time, in jiffies.
-pub fn sys_nanosleep(req: u64, rem: u64) -> KResult<u64> {
-    let sec = crate::arch::uaccess::get_user_u64(req)?;
-    let nsec = crate::arch::uaccess::get_user_u64(req + 8)?;
-    if nsec >= 1_000_000_000 || (sec as i64) < 0 {
-        return Err(crate::kernel::errno::EINVAL);
-    }
-    let ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
-    let hz = crate::kernel::time::hz() as u64;
-    let mut left = (ns as u128 * hz as u128).div_ceil(1_000_000_000) as u64 + 1;
-    while left > 0 {
-        left = crate::kernel::time::timer::schedule_timeout_interruptible(left);
-        if left > 0 && crate::kernel::signal::signal_pending(&current()) {
-            if rem != 0 {
-                put_timespec(rem, left * 1_000_000_000 / hz)?;
-            }
-            return Err(crate::kernel::errno::EINTR);
+/// USER_HZ: the unit of clock_t.
+pub const USER_HZ: u64 = 100;
+
+fn nsec_to_clock_t(ns: u64) -> u64 {
+    ns / (1_000_000_000 / USER_HZ)
+}
+
+/// `do_sys_times` / `sys_times`: the caller's and its reaped children's
+/// CPU time in clock ticks; returns jiffies in clock ticks (from
+/// INITIAL_JIFFIES, as Linux, so only differences mean anything).
+pub fn sys_times(tbuf: u64) -> KResult<u64> {
+    if tbuf != 0 {
+        let cur = current();
+        let (u, s) = crate::kernel::resource::task_cputime_adjusted(&cur);
+        let mut b = [0u8; 32];
+        for (i, v) in [u, s, cur.cutime.load(Relaxed), cur.cstime.load(Relaxed)].iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&nsec_to_clock_t(*v).to_le_bytes());
         }
+        copy_to_user(tbuf, &b)?;
     }
-    if rem != 0 {
-        put_timespec(rem, 0)?;
-    }
+    let hz = crate::kernel::time::hz() as u64;
+    Ok((crate::kernel::time::jiffies() as u128 * USER_HZ as u128 / hz as u128) as u64)
+}
+
+/// `do_sysinfo` / `sys_sysinfo`: uptime (rounded up to a second), memory
+/// in bytes (mem_unit 1, as 64-bit Linux), the number of tasks. Tine
+/// keeps no load average (the loads read 0), no swap, no buffers or shared memory.
+pub fn sys_sysinfo(info: u64) -> KResult<u64> {
+    use crate::mm::page_alloc::{nr_free_pages, totalram_pages};
+    let up = crate::kernel::time::ktime_get_ns().div_ceil(1_000_000_000);
+    let mut b = [0u8; 112];
+    let mut put = |off: usize, v: u64, len: usize| b[off..off + len].copy_from_slice(&v.to_le_bytes()[..len]);
+    put(0, up, 8);
+    put(32, totalram_pages() as u64 * 4096, 8);
+    put(40, nr_free_pages() as u64 * 4096, 8);
+    put(80, crate::kernel::task::NR_THREADS.load(Relaxed).min(u16::MAX as usize) as u64, 2);
+    put(104, 1, 4); // mem_unit
+    copy_to_user(info, &b)?;
     Ok(0)
 }
 

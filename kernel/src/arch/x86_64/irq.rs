@@ -60,7 +60,7 @@ fn irq_exit() {
     preempt_count_sub(HARDIRQ_OFFSET);
 }
 
-fn smp_apic_timer_interrupt(_regs: &mut PtRegs) {
-    crate::kernel::time::tick_periodic();
+fn smp_apic_timer_interrupt(regs: &mut PtRegs) {
+    crate::kernel::time::tick_periodic(regs.user_mode());
     crate::kernel::ktest::timer_hook();
 }

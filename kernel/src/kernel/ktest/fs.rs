@@ -264,17 +264,17 @@ fn fs_dirs() -> TestResult {
     let dir = scratch("ktest_dirs")?;
     let tmp = kern_path("/tmp", true).unwrap();
     ensure!(dir.nlink() == 2 && dir.mode() == S_IFDIR | 0o755, "new dir nlink {} mode {:o}", dir.nlink(), dir.mode());
-    let sub = ok("mkdir via path", do_mkdirat("/tmp/ktest_dirs/sub/", 0o700))?;
+    let sub = ok("mkdir via path", do_mkdirat(AT_FDCWD, "/tmp/ktest_dirs/sub/", 0o700))?;
     ensure!(dir.nlink() == 3 && sub.nlink() == 2, "nlink after mkdir: {} {}", dir.nlink(), sub.nlink());
     ensure!(same(&ok("..", sub.lookup(".."))?, &dir) && same(&ok(".", sub.lookup("."))?, &sub), ". and ..");
     let f = ok("create", dir.create("file", 0o644))?;
     ok("mknod", dir.mknod("fifo", S_IFIFO | 0o600, 0, 0))?;
-    ok("symlink", do_symlinkat("file", "/tmp/ktest_dirs/link"))?;
+    ok("symlink", do_symlinkat("file", AT_FDCWD, "/tmp/ktest_dirs/link"))?;
     want_err("mkdir existing", dir.mkdir("file", 0o755), EEXIST)?;
     want_err("create existing", dir.create("sub", 0o644), EEXIST)?;
-    want_err("mkdir .", do_mkdirat("/tmp/ktest_dirs/.", 0o755), EEXIST)?;
+    want_err("mkdir .", do_mkdirat(AT_FDCWD, "/tmp/ktest_dirs/.", 0o755), EEXIST)?;
     want_err("create in a file", f.create("x", 0o644), ENOTDIR)?;
-    want_err("symlink with trailing slash", do_symlinkat("x", "/tmp/ktest_dirs/new/"), ENOENT)?;
+    want_err("symlink with trailing slash", do_symlinkat("x", AT_FDCWD, "/tmp/ktest_dirs/new/"), ENOENT)?;
 
     let want: Vec<(String, u64, u8)> = vec![
         (".".into(), dir.ino(), DT_DIR),
@@ -302,25 +302,25 @@ fn fs_dirs() -> TestResult {
     want_err("rmdir non-empty", dir.rmdir("sub"), ENOTEMPTY)?;
     want_err("rmdir file", dir.rmdir("file"), ENOTDIR)?;
     want_err("unlink dir", dir.unlink("sub"), EISDIR)?;
-    want_err("unlink file/", do_unlinkat("/tmp/ktest_dirs/file/"), ENOTDIR)?;
-    want_err("unlink dir/", do_unlinkat("/tmp/ktest_dirs/sub/"), EISDIR)?;
+    want_err("unlink file/", do_unlinkat(AT_FDCWD, "/tmp/ktest_dirs/file/"), ENOTDIR)?;
+    want_err("unlink dir/", do_unlinkat(AT_FDCWD, "/tmp/ktest_dirs/sub/"), EISDIR)?;
     want_err("unlink missing", dir.unlink("missing"), ENOENT)?;
-    want_err("rmdir .", do_rmdir("/tmp/ktest_dirs/."), EINVAL)?;
-    want_err("rmdir ..", do_rmdir("/tmp/ktest_dirs/.."), ENOTEMPTY)?;
-    want_err("rmdir /", do_rmdir("/"), EBUSY)?;
-    ok("unlink x", do_unlinkat("/tmp/ktest_dirs/sub/x"))?;
-    ok("rmdir sub/", do_rmdir("/tmp/ktest_dirs/sub/"))?;
+    want_err("rmdir .", do_rmdir(AT_FDCWD, "/tmp/ktest_dirs/."), EINVAL)?;
+    want_err("rmdir ..", do_rmdir(AT_FDCWD, "/tmp/ktest_dirs/.."), ENOTEMPTY)?;
+    want_err("rmdir /", do_rmdir(AT_FDCWD, "/"), EBUSY)?;
+    ok("unlink x", do_unlinkat(AT_FDCWD, "/tmp/ktest_dirs/sub/x"))?;
+    ok("rmdir sub/", do_rmdir(AT_FDCWD, "/tmp/ktest_dirs/sub/"))?;
     ensure!(dir.nlink() == 2 && sub.nlink() == 0, "nlink after rmdir: {} {}", dir.nlink(), sub.nlink());
     want_err("create in removed dir", sub.create("y", 0o644), ENOENT)?;
     want_err("lookup removed", kern_path("/tmp/ktest_dirs/sub", true), ENOENT)?;
 
     // Hard links, and an unlinked file stays readable through an open File.
-    ok("link", do_linkat("/tmp/ktest_dirs/file", "/tmp/ktest_dirs/hard"))?;
+    ok("link", do_linkat(AT_FDCWD, "/tmp/ktest_dirs/file", AT_FDCWD, "/tmp/ktest_dirs/hard", false))?;
     ensure!(f.nlink() == 2, "nlink after link {}", f.nlink());
-    want_err("link a dir", do_linkat("/tmp/ktest_dirs", "/tmp/ktest_dirs/d2"), EPERM)?;
+    want_err("link a dir", do_linkat(AT_FDCWD, "/tmp/ktest_dirs", AT_FDCWD, "/tmp/ktest_dirs/d2", false), EPERM)?;
     f.write_at(0, b"still here").unwrap();
     let open = ok("open", filp_open("/tmp/ktest_dirs/file", O_RDONLY, 0))?;
-    ok("unlink", do_unlinkat("/tmp/ktest_dirs/file"))?;
+    ok("unlink", do_unlinkat(AT_FDCWD, "/tmp/ktest_dirs/file"))?;
     ok("unlink hard", dir.unlink("hard"))?;
     ensure!(f.nlink() == 0, "nlink after unlinks {}", f.nlink());
     ensure!(read_all(&open)? == b"still here", "unlinked file lost its data");

@@ -601,10 +601,6 @@ pub fn scheduler_tick() {
     }
     update_rq_clock(&mut rq);
     let curr = rq.curr().clone();
-    let tick_ns = 1_000_000_000 / crate::kernel::time::hz() as u64;
-    if curr.pid != 0 {
-        curr.stime.fetch_add(tick_ns, Relaxed);
-    }
     match curr.class() {
         SchedClassId::Fair => fair::task_tick_fair(&mut rq, &curr),
         SchedClassId::Rt => rt::task_tick_rt(&mut rq, &curr),

@@ -8,6 +8,7 @@ pub mod fair;
 pub mod idle;
 pub mod rt;
 pub mod stop_task;
+pub mod syscalls;
 pub mod tp;
 pub mod wait;
 

@@ -90,22 +90,28 @@ pub fn tick_init() {
 const TICK_DO_TIMER_CPU: usize = 0;
 
 /// Called from the local APIC timer interrupt on every CPU, once per tick
-/// (Linux: tick_handle_periodic -> tick_periodic).
-pub fn tick_periodic() {
+/// (Linux: tick_handle_periodic -> tick_periodic). `user_tick`: the tick
+/// interrupted user mode.
+pub fn tick_periodic(user_tick: bool) {
     if smp_processor_id() == TICK_DO_TIMER_CPU {
         JIFFIES.fetch_add(1, Relaxed); // do_timer(1)
     }
-    update_process_times();
+    update_process_times(user_tick);
 }
 
 /// Per-CPU work on each tick (kernel/time/timer.c update_process_times):
-/// expire timers, then let the scheduler account and maybe preempt.
-fn update_process_times() {
+/// charge the tick to the current task, expire timers, then let the
+/// scheduler account and maybe preempt.
+fn update_process_times(user_tick: bool) {
+    if let Some(cur) = crate::arch::current::try_current() {
+        crate::kernel::resource::account_process_tick(&cur, user_tick);
+    }
     this_cpu().timer_ticks.fetch_add(1, Relaxed);
     timer::run_local_timers();
     crate::kernel::sched::scheduler_tick();
 }
 
+pub mod posix_timers;
 pub mod timer;
 
 /// `msecs_to_jiffies` (rounding up, as Linux).
