@@ -13,6 +13,7 @@ use super::binfmt_elf::load_elf_binary;
 use crate::kernel::errno::{KResult, EACCES, ELOOP, ENOEXEC};
 use crate::kernel::task::{current, PF_FORKNOEXEC, PF_KTHREAD};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering::*;
 
@@ -71,10 +72,42 @@ pub fn do_execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<
         let ev: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
         let loaded = load_elf_binary(&image, path.as_bytes(), &av, &ev)?;
         drop(image);
+        de_thread()?;
         setup_new_exec(&path, loaded);
         return Ok(());
     }
     Err(ELOOP)
+}
+
+/// `de_thread`: the new program runs alone. Every other thread of the
+/// process is killed and released first (a zombie leader is left for the
+/// parent, see below). Fails only if the group is already exiting or we
+/// are killed while waiting, as Linux.
+///
+/// Left out: Linux's exec from a non-leader thread takes over the leader's
+/// pid; here that thread keeps its own tid and the leader stays a zombie
+/// until it exits, so the process's pid no longer names a live thread.
+fn de_thread() -> KResult<()> {
+    use crate::kernel::sched::wait::wait_event;
+    let cur = current();
+    let sig = cur.signal.clone();
+    if sig.nr_threads() <= 1 {
+        return Ok(());
+    }
+    if sig.group_exiting() {
+        return Err(crate::kernel::errno::EAGAIN);
+    }
+    crate::kernel::exit::zap_other_threads(&cur);
+    let others_gone = || {
+        sig.thread_list().iter().all(|t| Arc::ptr_eq(t, &cur) || (t.thread_group_leader() && t.exit_state.load(Acquire) != 0))
+    };
+    wait_event(&sig.thread_exit_wait, crate::kernel::task::TASK_KILLABLE, || {
+        others_gone() || crate::kernel::signal::fatal_signal_pending(&cur)
+    });
+    if !others_gone() {
+        return Err(crate::kernel::errno::EINTR);
+    }
+    Ok(())
 }
 
 /// The point of no return.
@@ -89,8 +122,13 @@ fn setup_new_exec(path: &str, loaded: super::binfmt_elf::LoadedElf) {
     cur.flags.fetch_and(!(PF_KTHREAD | PF_FORKNOEXEC), SeqCst);
     cur.clear_child_tid.store(0, Relaxed);
     crate::kernel::signal::flush_signal_handlers(&cur);
-    if let Some(files) = cur.files.lock_irqsave().clone() {
+    // unshare_files: a table shared with another process (CLONE_FILES)
+    // is copied first, so closing on exec does not touch theirs.
+    let files = cur.files.lock_irqsave().clone();
+    if let Some(files) = files {
+        let files = if Arc::strong_count(&files) > 1 { Arc::new(files.dup_fd()) } else { files };
         files.close_on_exec();
+        *cur.files.lock_irqsave() = Some(files);
     }
     let base = path.rsplit('/').next().unwrap_or(path);
     cur.set_comm(base);

@@ -1,12 +1,16 @@
 //! Creating tasks (mirrors kernel/fork.c): `kernel_thread -> _do_fork ->
 //! copy_process -> wake_up_new_task`, the path the notes trace.
 //!
-//! copy_process here covers what kernel threads have: a new task_struct
-//! and kernel stack (dup_task_struct), a pid, scheduler state (sched_fork),
-//! the first stack frame (copy_thread) and the process-tree links. The
-//! per-process structures that CLONE_* flags share or copy (copy_files,
-//! copy_fs, copy_sighand, copy_signal, copy_mm) arrive with user processes
-//! (issue 4); kernel threads share none of them with anyone.
+//! copy_process: a new task_struct and kernel stack (dup_task_struct), a
+//! pid, the per-process structures that the CLONE_* flags share or copy
+//! (copy_files, copy_fs, copy_sighand, copy_signal, copy_mm), scheduler
+//! state (sched_fork), the first stack frame (copy_thread) and the
+//! process-tree links. A CLONE_THREAD child joins its creator's thread
+//! group: same tgid and signal_struct, no exit signal, and it is not a
+//! child of anyone (its real_parent is the process's parent, as Linux).
+//!
+//! Left out: namespaces (CLONE_NEW* are EINVAL), CLONE_PTRACE, pidfds,
+//! cgroups, clone3's set_tid.
 
 use crate::arch::process::{copy_thread, ThreadFn};
 use crate::kernel::pid::{alloc_pid, attach_pid, free_pid};
@@ -77,14 +81,64 @@ pub fn sys_clone(
     child_tidptr: u64,
     tls: u64,
 ) -> crate::kernel::errno::KResult<u64> {
-    // Threads and shared handlers arrive with the rest of issue 4.
-    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS) != 0 {
-        return Err(crate::kernel::errno::EINVAL);
-    }
     user_fork(flags, regs, newsp, parent_tidptr, child_tidptr, tls)
 }
 
+/// Namespace and other flags Tine does not implement (CLONE_NEWNS,
+/// CLONE_NEWCGROUP..CLONE_NEWNET, CLONE_PIDFD, CLONE_IO); CLONE_PTRACE,
+/// CLONE_UNTRACED, CLONE_SYSVSEM and CLONE_DETACHED are accepted and ignored.
+const CLONE_UNSUPPORTED: u64 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x8000_0000 | 0x1000;
+
+/// copy_process's flag checks (Linux's, in its order): EINVAL for the
+/// combinations that make no sense.
+fn check_clone_flags(flags: u64, cur: &TaskStruct) -> crate::kernel::errno::KResult<()> {
+    use crate::kernel::errno::EINVAL;
+    if flags & CLONE_UNSUPPORTED != 0 {
+        return Err(EINVAL);
+    }
+    // Threads share signal handlers, which need a shared address space.
+    if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(EINVAL);
+    }
+    // Siblings of init would be children of the idle task.
+    if flags & CLONE_PARENT != 0 && cur.tgid == 1 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// `sys_clone3`: `struct clone_args` {flags, pidfd, child_tid, parent_tid,
+/// exit_signal, stack, stack_size, tls, ...} of at least 64 bytes; larger
+/// structs must have zeros beyond what is known.
+#[inline(never)]
+pub fn sys_clone3(regs: &crate::arch::ptregs::PtRegs, uargs: u64, size: u64) -> crate::kernel::errno::KResult<u64> {
+    use crate::kernel::errno::{E2BIG, EINVAL};
+    if size < 64 {
+        return Err(EINVAL);
+    }
+    if size > 4096 {
+        return Err(E2BIG);
+    }
+    let mut b = alloc::vec![0u8; size as usize];
+    crate::arch::uaccess::copy_from_user(&mut b, uargs)?;
+    let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    // set_tid (8), set_tid_size (9), cgroup (10) and anything newer: must be unused.
+    if b[64..].iter().any(|&x| x != 0) {
+        return Err(E2BIG);
+    }
+    let (flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) = (w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7));
+    if flags & CSIGNAL != 0 || exit_signal > 64 || (stack == 0) != (stack_size == 0) {
+        return Err(EINVAL);
+    }
+    let newsp = if stack != 0 { stack + stack_size } else { 0 };
+    user_fork(flags | exit_signal, regs, newsp, parent_tid, child_tid, tls)
+}
+
 fn user_fork(flags: u64, regs: &crate::arch::ptregs::PtRegs, newsp: u64, parent_tidptr: u64, child_tidptr: u64, tls: u64) -> crate::kernel::errno::KResult<u64> {
+    check_clone_flags(flags, &current())?;
     let start = ForkStart::User { regs, newsp, tls, child_tidptr };
     let pid = _do_fork(flags, start, None).map_err(|e| crate::kernel::errno::Errno(-e))?;
     if flags & CLONE_PARENT_SETTID != 0 {
@@ -121,6 +175,7 @@ pub fn _do_fork(clone_flags: u64, start: ForkStart, pid: Option<i32>) -> Result<
 #[inline(never)] // on the path the notes trace: keep the symbol
 fn dup_task_struct(orig: &TaskStruct, pid: i32, clone_flags: u64) -> Option<TaskStruct> {
     let stack = KernelStack::alloc()?;
+    let thread = clone_flags & CLONE_THREAD != 0;
     Some(TaskStruct::new(TaskInit {
         pid,
         comm: orig.comm(),
@@ -139,9 +194,24 @@ fn dup_task_struct(orig: &TaskStruct, pid: i32, clone_flags: u64) -> Option<Task
         // init_task's mask is CPU_MASK_ALL; the idle tasks themselves are bound.
         cpus_allowed: if orig.flags() & PF_IDLE != 0 { u64::MAX } else { orig.cpus_allowed.load(Relaxed) },
         cpu: orig.task_cpu() as u32,
-        exit_signal: (clone_flags & CSIGNAL) as i32,
+        // A thread tells no one when it exits (exit_signal -1).
+        exit_signal: if thread { -1 } else { (clone_flags & CSIGNAL) as i32 },
         stack,
+        tgid: if thread { orig.tgid } else { pid },
+        signal: copy_signal(clone_flags, orig),
     }))
+}
+
+/// `copy_signal`: a thread shares the process's signal_struct; a new
+/// process gets its own, in its parent's process group and session.
+#[inline(never)] // on the path the notes trace: keep the symbol
+fn copy_signal(clone_flags: u64, cur: &TaskStruct) -> Arc<crate::kernel::signal_struct::SignalStruct> {
+    if clone_flags & CLONE_THREAD != 0 {
+        cur.signal.live.fetch_add(1, SeqCst);
+        cur.signal.clone()
+    } else {
+        crate::kernel::signal_struct::SignalStruct::copy_signal(&cur.signal)
+    }
 }
 
 /// `copy_files`: share the descriptor table (CLONE_FILES) or copy it.
@@ -174,6 +244,10 @@ fn copy_mm(clone_flags: u64, cur: &TaskStruct, p: &TaskStruct) -> Result<(), i32
 fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Result<Arc<TaskStruct>, i32> {
     let cur = current();
     let pid = alloc_pid(want_pid).ok_or(-EAGAIN)?;
+    if clone_flags & CLONE_THREAD != 0 && cur.signal.group_exiting() {
+        free_pid(pid);
+        return Err(-EAGAIN); // the group is dying: no new threads (Linux: EINTR-ish)
+    }
     let Some(p) = dup_task_struct(&cur, pid, clone_flags) else {
         free_pid(pid);
         return Err(-ENOMEM);
@@ -191,6 +265,9 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
     crate::kernel::resource::copy_rlimits(&cur, &p);
     p.blocked.store(cur.blocked.load(Relaxed), Relaxed);
     if let Err(e) = copy_mm(clone_flags, &cur, &p) {
+        if clone_flags & CLONE_THREAD != 0 {
+            cur.signal.live.fetch_sub(1, SeqCst);
+        }
         free_pid(pid);
         return Err(e);
     }
@@ -215,16 +292,22 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
     };
     p.thread.sp.store(sp, Release);
 
-    // Process tree: the parent is the caller, or the caller's parent (CLONE_PARENT).
-    let parent = if clone_flags & CLONE_PARENT != 0 {
+    // Process tree: the parent is the caller, or the caller's parent
+    // (CLONE_PARENT, and threads, whose parent is the process's).
+    let parent = if clone_flags & (CLONE_PARENT | CLONE_THREAD) != 0 {
         cur.real_parent.lock_irqsave().upgrade().unwrap_or_else(|| cur.clone())
     } else {
         cur.clone()
     };
     *p.real_parent.lock_irqsave() = Arc::downgrade(&parent);
     *p.parent.lock_irqsave() = Arc::downgrade(&parent);
-    *p.group_leader.lock_irqsave() = Arc::downgrade(&p);
-    parent.children.lock_irqsave().push(p.clone());
+    if clone_flags & CLONE_THREAD != 0 {
+        *p.group_leader.lock_irqsave() = cur.group_leader.lock_irqsave().clone();
+    } else {
+        *p.group_leader.lock_irqsave() = Arc::downgrade(&p);
+        parent.children.lock_irqsave().push(p.clone());
+    }
+    p.signal.threads.lock_irqsave().push(Arc::downgrade(&p));
     attach_pid(&p);
     crate::kernel::task::NR_THREADS.fetch_add(1, Relaxed);
     tp::trace_task_newtask(p.pid, &p.comm(), clone_flags & !CSIGNAL, 0);

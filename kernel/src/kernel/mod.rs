@@ -14,6 +14,7 @@ pub mod pid;
 pub mod resource;
 pub mod sched;
 pub mod signal;
+pub mod signal_struct;
 pub mod smp;
 pub mod sys;
 pub mod syscalls;

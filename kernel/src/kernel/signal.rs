@@ -153,30 +153,77 @@ fn sig_ignored(p: &TaskStruct, sig: i32) -> bool {
     h == SIG_IGN || (h == SIG_DFL && sig_default_ignored(sig)) || (p.is_kthread() && sig != SIGKILL)
 }
 
-/// `send_signal` + `complete_signal`: queue `sig` for `p` and wake it.
+/// Who a signal is for: one thread (tkill, faults: `PIDTYPE_PID`) or the
+/// whole process (kill, SIGCHLD: `PIDTYPE_TGID`, shared_pending).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PidType {
+    Pid,
+    Tgid,
+}
+
+/// `send_signal` + `complete_signal`: queue `sig` for `p` (its thread or,
+/// with `PidType::Tgid`, its process) and wake a thread that can take it.
 /// The sender is the current process (SI_USER, SI_TKILL) or the kernel.
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn send_signal(sig: i32, p: &Arc<TaskStruct>, code: i32) -> i32 {
     let pid = if code <= 0 { current().tgid } else { 0 };
-    send_sig_info(KSigInfo { signo: sig, code, pid, ..KSigInfo::default() }, p)
+    let ty = if code == SI_TKILL { PidType::Pid } else { PidType::Tgid };
+    send_sig_info(KSigInfo { signo: sig, code, pid, ..KSigInfo::default() }, p, ty)
 }
 
 /// `send_signal` with a full siginfo; returns the signal_generate result.
-pub fn send_sig_info(info: KSigInfo, p: &Arc<TaskStruct>) -> i32 {
+pub fn send_sig_info(info: KSigInfo, p: &Arc<TaskStruct>, ty: PidType) -> i32 {
     let sig = info.signo;
+    let (pending, infos) = match ty {
+        PidType::Pid => (&p.pending, &p.sig_info),
+        PidType::Tgid => (&p.signal.shared_pending, &p.signal.shared_info),
+    };
     let res = if sig_ignored(p, sig) || p.is_kthread() {
         TRACE_SIGNAL_IGNORED
-    } else if p.pending.fetch_or(sigmask(sig), SeqCst) & sigmask(sig) != 0 {
+    } else if pending.fetch_or(sigmask(sig), SeqCst) & sigmask(sig) != 0 {
         TRACE_SIGNAL_ALREADY_PENDING
     } else {
-        p.sig_info.lock_irqsave()[(sig - 1) as usize] = info;
+        infos.lock_irqsave()[(sig - 1) as usize] = info;
         TRACE_SIGNAL_DELIVERED
     };
-    crate::kernel::trace::trace_signal_generate(sig, 0, info.code, &p.comm(), p.pid, true, res);
+    crate::kernel::trace::trace_signal_generate(sig, 0, info.code, &p.comm(), p.pid, ty == PidType::Tgid, res);
     if res == TRACE_SIGNAL_DELIVERED {
-        signal_wake_up(p, sig == SIGKILL);
+        complete_signal(sig, p, ty);
     }
     res
+}
+
+/// `complete_signal`: wake the thread that should notice. A thread
+/// signal wakes its thread; a process signal the target if it does not
+/// block it, else another thread that does not. A fatal one (SIGKILL, or
+/// a default-fatal signal nobody catches) kills the whole group at once.
+fn complete_signal(sig: i32, p: &Arc<TaskStruct>, ty: PidType) {
+    let wants = |t: &TaskStruct| sig == SIGKILL || t.blocked.load(SeqCst) & sigmask(sig) == 0;
+    let target = if ty == PidType::Pid || wants(p) {
+        Some(p.clone())
+    } else {
+        p.signal.thread_list().into_iter().find(|t| wants(t) && t.exit_state.load(Acquire) == 0)
+    };
+    let Some(t) = target else { return }; // all block it: it waits for an unblock
+    let h = action_of(&t, sig).handler;
+    let fatal = sig == SIGKILL || (h == SIG_DFL && !sig_default_ignored(sig) && !sig_kernel_stop(sig));
+    if fatal && ty == PidType::Tgid && !p.signal.group_exiting() && t.signal.nr_threads() > 1 {
+        // The group dies of it: every thread gets SIGKILL, the exit code is the signal.
+        p.signal.group_exit_code.store(sig, SeqCst);
+        p.signal.flags.fetch_or(crate::kernel::signal_struct::SIGNAL_GROUP_EXIT, SeqCst);
+        for th in p.signal.thread_list() {
+            sigkill_thread(&th);
+        }
+        return;
+    }
+    signal_wake_up(&t, sig == SIGKILL);
+}
+
+/// Make one thread die: a private SIGKILL and a killable wake-up
+/// (zap_other_threads' per-thread step).
+pub fn sigkill_thread(t: &Arc<TaskStruct>) {
+    t.pending.fetch_or(sigmask(SIGKILL), SeqCst);
+    signal_wake_up(t, true);
 }
 
 /// `force_sig_fault`: a synchronous signal from a fault at `addr`. It
@@ -191,7 +238,7 @@ pub fn force_sig_fault(sig: i32, code: i32, addr: u64) {
             a[(sig - 1) as usize].handler = SIG_DFL;
         }
     }
-    send_sig_info(KSigInfo { signo: sig, code, addr, ..KSigInfo::default() }, &cur);
+    send_sig_info(KSigInfo { signo: sig, code, addr, ..KSigInfo::default() }, &cur, PidType::Pid);
 }
 
 /// `force_sigsegv`: a signal frame could not be written; the process dies
@@ -203,7 +250,7 @@ pub fn force_sigsegv() {
         sh.action.lock_irqsave()[(SIGSEGV - 1) as usize].handler = SIG_DFL;
     }
     cur.blocked.fetch_and(!sigmask(SIGSEGV), SeqCst);
-    send_sig_info(KSigInfo { signo: SIGSEGV, code: SI_KERNEL, ..KSigInfo::default() }, &cur);
+    send_sig_info(KSigInfo { signo: SIGSEGV, code: SI_KERNEL, ..KSigInfo::default() }, &cur, PidType::Pid);
 }
 
 /// `signal_wake_up`: an interruptible sleeper (or a killable one, for
@@ -216,14 +263,19 @@ fn signal_wake_up(p: &Arc<TaskStruct>, fatal: bool) {
     }
 }
 
+/// The signals pending for `p`: its own and its process's.
+pub fn pending_set(p: &TaskStruct) -> u64 {
+    p.pending.load(SeqCst) | p.signal.shared_pending.load(SeqCst)
+}
+
 /// `signal_pending`: an unblocked signal waits.
 pub fn signal_pending(p: &TaskStruct) -> bool {
-    p.pending.load(SeqCst) & !p.blocked.load(SeqCst) != 0
+    pending_set(p) & !p.blocked.load(SeqCst) != 0
 }
 
 /// `fatal_signal_pending`.
 pub fn fatal_signal_pending(p: &TaskStruct) -> bool {
-    p.pending.load(SeqCst) & sigmask(SIGKILL) != 0
+    pending_set(p) & sigmask(SIGKILL) != 0
 }
 
 /// `get_signal` (from do_signal): dequeue pending signals, lowest first.
@@ -234,14 +286,23 @@ pub fn fatal_signal_pending(p: &TaskStruct) -> bool {
 pub fn get_signal() -> Option<KSignal> {
     let cur = current();
     loop {
-        let ready = cur.pending.load(SeqCst) & !cur.blocked.load(SeqCst);
-        if ready == 0 {
+        // dequeue_signal: the thread's own first, then the process's.
+        let blocked = cur.blocked.load(SeqCst);
+        let own = cur.pending.load(SeqCst) & !blocked;
+        let shared = cur.signal.shared_pending.load(SeqCst) & !blocked;
+        let (set, pending, infos) = if own != 0 {
+            (own, &cur.pending, &cur.sig_info)
+        } else if shared != 0 {
+            (shared, &cur.signal.shared_pending, &cur.signal.shared_info)
+        } else {
             return None;
+        };
+        let sig = set.trailing_zeros() as i32 + 1;
+        if pending.fetch_and(!sigmask(sig), SeqCst) & sigmask(sig) == 0 {
+            continue; // another thread took it
         }
-        let sig = ready.trailing_zeros() as i32 + 1;
         let ka = action_of(&cur, sig);
-        cur.pending.fetch_and(!sigmask(sig), SeqCst);
-        let info = cur.sig_info.lock_irqsave()[(sig - 1) as usize];
+        let info = infos.lock_irqsave()[(sig - 1) as usize];
         if ka.handler == SIG_IGN && sig != SIGKILL {
             continue;
         }
@@ -311,7 +372,7 @@ pub fn set_current_blocked(mask: u64) {
 /// SA_NOCLDWAIT), as Linux's autoreap.
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn do_notify_parent(tsk: &TaskStruct, parent: &Arc<TaskStruct>) -> bool {
-    let code = tsk.exit_code.load(Relaxed);
+    let code = crate::kernel::exit::task_exit_status(tsk);
     let si_code = if code & 0x7f != 0 { CLD_KILLED } else { CLD_EXITED };
     let ka = action_of(parent, SIGCHLD);
     let mut autoreap = false;
@@ -324,9 +385,9 @@ pub fn do_notify_parent(tsk: &TaskStruct, parent: &Arc<TaskStruct>) -> bool {
     }
     if valid_signal(sig) {
         let status = if si_code == CLD_EXITED { (code >> 8) & 0xff } else { code & 0x7f };
-        send_sig_info(KSigInfo { signo: sig, code: si_code, pid: tsk.tgid, status, ..KSigInfo::default() }, parent);
+        send_sig_info(KSigInfo { signo: sig, code: si_code, pid: tsk.tgid, status, ..KSigInfo::default() }, parent, PidType::Tgid);
     }
-    parent.wait_chldexit.wake_up_all(); // __wake_up_parent
+    parent.signal.wait_chldexit.wake_up_all(); // __wake_up_parent
     autoreap
 }
 
@@ -346,6 +407,7 @@ pub fn reset_signals_for_user(t: &TaskStruct) {
     *t.sighand.lock_irqsave() = Some(SighandStruct::new());
     t.blocked.store(0, SeqCst);
     t.pending.store(0, SeqCst);
+    t.signal.shared_pending.store(0, SeqCst);
 }
 
 /// `flush_signal_handlers` at exec: caught signals revert to SIG_DFL
@@ -362,7 +424,9 @@ pub fn flush_signal_handlers(t: &TaskStruct) {
     *t.sighand.lock_irqsave() = Some(new);
 }
 
-/// `sys_kill` -> `kill_something_info`.
+/// `sys_kill` -> `kill_something_info`: pid > 0 a process, 0 our process
+/// group, -1 everyone we may signal but init and ourselves, < -1 the
+/// process group -pid.
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_kill(pid: i32, sig: i32) -> KResult<u64> {
     if sig != 0 && !valid_signal(sig) {
@@ -380,7 +444,7 @@ pub fn sys_kill(pid: i32, sig: i32) -> KResult<u64> {
         // Everyone but init, kernel threads and ourselves.
         let mut found = false;
         for p in crate::kernel::pid::for_each_process() {
-            if p.pid > 1 && !p.is_kthread() && p.tgid != me.tgid && p.exit_state.load(Acquire) == 0 {
+            if p.pid > 1 && p.thread_group_leader() && !p.is_kthread() && p.tgid != me.tgid && p.exit_state.load(Acquire) == 0 {
                 found = true;
                 if sig != 0 {
                     send_signal(sig, &p, SI_USER);
@@ -389,8 +453,25 @@ pub fn sys_kill(pid: i32, sig: i32) -> KResult<u64> {
         }
         return if found { Ok(0) } else { Err(ESRCH) };
     }
-    // pid 0 and -pgrp name process groups, which arrive with sessions.
-    Err(ESRCH)
+    if pid == i32::MIN {
+        return Err(ESRCH);
+    }
+    let pgrp = if pid == 0 { me.signal.pgrp.load(Relaxed) } else { -pid };
+    kill_pgrp(pgrp, sig, SI_USER).map(|_| 0)
+}
+
+/// `__kill_pgrp_info`: every process in group `pgrp`; ESRCH if none.
+pub fn kill_pgrp(pgrp: i32, sig: i32, code: i32) -> KResult<usize> {
+    let mut n = 0;
+    for p in crate::kernel::pid::for_each_process() {
+        if p.thread_group_leader() && !p.is_kthread() && p.signal.pgrp.load(Relaxed) == pgrp && p.exit_state.load(Acquire) == 0 {
+            n += 1;
+            if sig != 0 {
+                send_signal(sig, &p, code);
+            }
+        }
+    }
+    if n == 0 { Err(ESRCH) } else { Ok(n) }
 }
 
 pub const SIG_BLOCK: u64 = 0;
@@ -441,6 +522,10 @@ pub fn sys_rt_sigaction(sig: i32, act: u64, oact: u64, sigsetsize: u64) -> KResu
         sh.action.lock_irqsave()[(sig - 1) as usize] = new;
         // Setting SIG_IGN (or SIG_DFL for a default-ignored signal) discards a pending one.
         if new.handler == SIG_IGN || (new.handler == SIG_DFL && sig_default_ignored(sig)) {
+            cur.signal.shared_pending.fetch_and(!sigmask(sig), SeqCst);
+            for t in cur.signal.thread_list() {
+                t.pending.fetch_and(!sigmask(sig), SeqCst);
+            }
             cur.pending.fetch_and(!sigmask(sig), SeqCst);
         }
     }
@@ -493,7 +578,7 @@ pub fn sys_rt_sigpending(set: u64, sigsetsize: u64) -> KResult<u64> {
         return Err(EINVAL);
     }
     let cur = current();
-    let v = cur.pending.load(SeqCst) & cur.blocked.load(SeqCst);
+    let v = pending_set(&cur) & cur.blocked.load(SeqCst);
     crate::arch::uaccess::copy_to_user(set, &v.to_le_bytes()[..sigsetsize as usize])?;
     Ok(0)
 }

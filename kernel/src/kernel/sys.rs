@@ -194,3 +194,135 @@ pub fn sys_reboot(magic1: u64, magic2: u64, cmd: u64, _arg: u64) -> KResult<u64>
         _ => Err(EINVAL),
     }
 }
+
+// ---- process groups and sessions (kernel/sys.c) ------------------------
+
+/// The process (group leader) `pid` names, 0 meaning the caller's.
+fn find_process(pid: i32) -> KResult<alloc::sync::Arc<crate::kernel::task::TaskStruct>> {
+    use crate::kernel::errno::ESRCH;
+    if pid == 0 {
+        let cur = current();
+        return Ok(cur.group_leader().unwrap_or(cur));
+    }
+    let p = crate::kernel::pid::find_task_by_vpid(pid).ok_or(ESRCH)?;
+    if p.is_kthread() && p.pid != 1 || p.exit_state.load(core::sync::atomic::Ordering::Acquire) != 0 {
+        return Err(ESRCH);
+    }
+    Ok(p.group_leader().unwrap_or(p))
+}
+
+/// Does any process live in process group `pgrp` of `session`?
+fn pgrp_in_session(pgrp: i32, session: i32) -> bool {
+    use core::sync::atomic::Ordering::Relaxed;
+    crate::kernel::pid::for_each_process().iter().any(|p| {
+        p.thread_group_leader() && p.signal.pgrp.load(Relaxed) == pgrp && p.signal.session.load(Relaxed) == session
+    })
+}
+
+/// `sys_setpgid`: move `pid` (0: the caller) into group `pgid` (0: its
+/// own pid). Only the caller or its children that have not exec'd, within
+/// the caller's session, and never a session leader.
+pub fn sys_setpgid(pid: i32, pgid: i32) -> KResult<u64> {
+    use crate::kernel::errno::{EACCES, EINVAL, EPERM, ESRCH};
+    use core::sync::atomic::Ordering::Relaxed;
+    if pgid < 0 {
+        return Err(EINVAL);
+    }
+    let cur = current();
+    let me = cur.group_leader().unwrap_or_else(|| cur.clone());
+    let p = find_process(pid)?;
+    let pgid = if pgid == 0 { p.pid } else { pgid };
+    let session = me.signal.session.load(Relaxed);
+    if p.tgid != me.tgid {
+        // Must be our child.
+        let parent = p.real_parent.lock_irqsave().upgrade();
+        if parent.map_or(true, |pp| pp.tgid != me.tgid) {
+            return Err(ESRCH);
+        }
+        if p.signal.session.load(Relaxed) != session {
+            return Err(EPERM);
+        }
+        if p.flags() & crate::kernel::task::PF_FORKNOEXEC == 0 {
+            return Err(EACCES);
+        }
+    }
+    // A session leader's group is its session.
+    if p.signal.session.load(Relaxed) == p.pid {
+        return Err(EPERM);
+    }
+    if pgid != p.pid && !pgrp_in_session(pgid, session) {
+        return Err(EPERM);
+    }
+    p.signal.pgrp.store(pgid, Relaxed);
+    Ok(0)
+}
+
+/// `sys_getpgid`.
+pub fn sys_getpgid(pid: i32) -> KResult<u64> {
+    Ok(find_process(pid)?.signal.pgrp.load(core::sync::atomic::Ordering::Relaxed) as u64)
+}
+
+/// `sys_getpgrp`.
+pub fn sys_getpgrp() -> KResult<u64> {
+    sys_getpgid(0)
+}
+
+/// `sys_getsid`.
+pub fn sys_getsid(pid: i32) -> KResult<u64> {
+    Ok(find_process(pid)?.signal.session.load(core::sync::atomic::Ordering::Relaxed) as u64)
+}
+
+/// `sys_setsid` -> `ksys_setsid`: a new session and process group, both
+/// named after the caller (with no controlling terminal, once ttys have
+/// them). EPERM if the
+/// caller already leads a process group (its id is someone's group).
+pub fn sys_setsid() -> KResult<u64> {
+    use core::sync::atomic::Ordering::Relaxed;
+    let cur = current();
+    let me = cur.group_leader().unwrap_or_else(|| cur.clone());
+    let sid = me.pid;
+    let taken = crate::kernel::pid::for_each_process().iter().any(|p| p.thread_group_leader() && p.signal.pgrp.load(Relaxed) == sid);
+    if taken {
+        return Err(crate::kernel::errno::EPERM);
+    }
+    me.signal.session.store(sid, Relaxed);
+    me.signal.pgrp.store(sid, Relaxed);
+    Ok(sid as u64)
+}
+
+pub const PR_SET_PDEATHSIG: u64 = 1;
+pub const PR_GET_PDEATHSIG: u64 = 2;
+pub const PR_SET_NAME: u64 = 15;
+pub const PR_GET_NAME: u64 = 16;
+pub const PR_SET_CHILD_SUBREAPER: u64 = 36;
+pub const PR_GET_CHILD_SUBREAPER: u64 = 37;
+
+/// `sys_prctl`: the process-management options (names, child
+/// subreaper); the rest are EINVAL as for an unknown option.
+pub fn sys_prctl(option: u64, arg2: u64, _arg3: u64, _arg4: u64, _arg5: u64) -> KResult<u64> {
+    use core::sync::atomic::Ordering::Relaxed;
+    let cur = current();
+    match option {
+        PR_SET_NAME => {
+            let mut b = [0u8; 16];
+            let name = crate::arch::uaccess::strncpy_from_user(arg2, 15)?;
+            b[..name.len()].copy_from_slice(&name);
+            let s = core::str::from_utf8(&b[..name.len()]).unwrap_or("?");
+            cur.set_comm(s);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            crate::arch::uaccess::copy_to_user(arg2, &cur.comm())?;
+            Ok(0)
+        }
+        PR_SET_CHILD_SUBREAPER => {
+            cur.signal.is_child_subreaper.store(arg2 != 0, Relaxed);
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            crate::arch::uaccess::put_user_u32(arg2, cur.signal.is_child_subreaper.load(Relaxed) as u32)?;
+            Ok(0)
+        }
+        _ => Err(crate::kernel::errno::EINVAL),
+    }
+}

@@ -119,6 +119,14 @@ pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>>
         231 => exit::sys_exit_group(a[0] as i32),
         234 => crate::kernel::signal::sys_tgkill(a[0] as i32, a[1] as i32, a[2] as i32),
         302 => crate::kernel::resource::sys_prlimit64(a[0] as i32, a[1], a[2], a[3]),
+        109 => sys::sys_setpgid(a[0] as i32, a[1] as i32),
+        111 => sys::sys_getpgrp(),
+        112 => sys::sys_setsid(),
+        121 => sys::sys_getpgid(a[0] as i32),
+        124 => sys::sys_getsid(a[0] as i32),
+        157 => sys::sys_prctl(a[0], a[1], a[2], a[3], a[4]),
+        247 => exit::sys_waitid(a[0] as u32, a[1] as i32, a[2], a[3], a[4]),
+        435 => crate::kernel::fork::sys_clone3(regs, a[0], a[1]),
         _ => return None,
     })
 }

@@ -160,6 +160,8 @@ pub struct TaskStruct {
 
     pub pid: i32,
     pub tgid: i32,
+    /// Shared by the threads of a process (CLONE_THREAD).
+    pub signal: Arc<crate::kernel::signal_struct::SignalStruct>,
     /// Protected by its own lock (task_lock in Linux).
     pub comm: SpinLock<[u8; TASK_COMM_LEN]>,
 
@@ -202,8 +204,9 @@ pub struct TaskStruct {
 
     /// `set_child_tid` doubles as the kthread pointer in Linux; here a field.
     pub kthread: SpinLock<Option<Arc<crate::kernel::kthread::Kthread>>>,
-    /// Pending and blocked signals (one bit per signal; single-threaded
-    /// processes, so the private and shared sets are one).
+    /// Thread-directed pending signals (tkill, faults, SIGKILL from
+    /// zap_other_threads; process-directed ones are in signal.shared_pending)
+    /// and the blocked mask, one bit per signal.
     pub pending: AtomicU64,
     pub blocked: AtomicU64,
     /// The siginfo of each pending signal (one instance per signal, as
@@ -219,8 +222,6 @@ pub struct TaskStruct {
     pub sas_ss_flags: AtomicU32,
     /// Signal actions (sighand_struct), shared with CLONE_SIGHAND.
     pub sighand: SpinLock<Option<Arc<crate::kernel::signal::SighandStruct>>>,
-    /// Parents sleep here in wait (Linux: signal->wait_chldexit).
-    pub wait_chldexit: crate::kernel::sched::wait::WaitQueueHead,
     /// The user address space (None for kernel threads).
     pub mm: SpinLock<Option<Arc<crate::mm::mmap::MmStruct>>>,
     /// Open files (files_struct), shared with CLONE_FILES.
@@ -283,6 +284,10 @@ pub struct TaskInit {
     pub cpu: u32,
     pub exit_signal: i32,
     pub stack: KernelStack,
+    /// The thread group id: the pid for a new process, the creator's tgid
+    /// for a thread (CLONE_THREAD).
+    pub tgid: i32,
+    pub signal: Arc<crate::kernel::signal_struct::SignalStruct>,
 }
 
 impl TaskStruct {
@@ -296,7 +301,8 @@ impl TaskStruct {
             exit_code: AtomicI32::new(0),
             exit_signal: init.exit_signal,
             pid: init.pid,
-            tgid: init.pid,
+            tgid: init.tgid,
+            signal: init.signal,
             comm: SpinLock::new("task_lock", init.comm),
             prio: AtomicI32::new(init.prio),
             static_prio: AtomicI32::new(init.static_prio),
@@ -341,7 +347,6 @@ impl TaskStruct {
             sas_ss_size: AtomicU64::new(0),
             sas_ss_flags: AtomicU32::new(0),
             sighand: SpinLock::new("sighand", None),
-            wait_chldexit: crate::kernel::sched::wait::WaitQueueHead::new(),
             mm: SpinLock::new("mm", None),
             files: SpinLock::new("files", None),
             clear_child_tid: AtomicU64::new(0),
@@ -386,6 +391,14 @@ impl TaskStruct {
             3 => SchedClassId::Fair,
             _ => SchedClassId::Idle,
         }
+    }
+    /// `thread_group_leader`.
+    pub fn thread_group_leader(&self) -> bool {
+        self.pid == self.tgid
+    }
+    /// The thread group's leader (itself for a single-threaded process).
+    pub fn group_leader(&self) -> Option<Arc<TaskStruct>> {
+        self.group_leader.lock_irqsave().upgrade()
     }
     pub fn is_kthread(&self) -> bool {
         self.flags() & PF_KTHREAD != 0

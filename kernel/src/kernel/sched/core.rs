@@ -223,6 +223,8 @@ fn idle_task_init(cpu: usize, stack: KernelStack) -> Arc<TaskStruct> {
         cpu: cpu as u32,
         exit_signal: 0,
         stack,
+        tgid: 0,
+        signal: crate::kernel::signal_struct::SignalStruct::new(0, 0, false),
     }))
 }
 

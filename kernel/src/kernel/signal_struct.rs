@@ -1,0 +1,91 @@
+//! `struct signal_struct` (mirrors include/linux/sched/signal.h): what the
+//! threads of one process (a thread group, CLONE_THREAD) share beyond the
+//! address space and the files: the process-wide pending signals, the
+//! group exit state, the thread list, the process group and session, and
+//! the subreaper flags. Every task has one; a thread shares its creator's
+//! (copy_signal), a new process gets its own with the parent's process
+//! group and session.
+//!
+//! Left out: the shared rlimits (rlimits are per task, copied at fork:
+//! kernel/resource.rs), the cputime totals, posix timers and itimers, the
+//! controlling tty (drivers/tty keeps the session's tty), and the
+//! per-namespace pid structs: ids here are plain numbers.
+
+use crate::kernel::sched::wait::WaitQueueHead;
+use crate::kernel::signal::KSigInfo;
+use crate::kernel::task::TaskStruct;
+use crate::sync::SpinLock;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::*};
+
+/// signal->flags: the whole group is exiting (exit_group or a fatal signal).
+pub const SIGNAL_GROUP_EXIT: u32 = 0x4;
+
+pub struct SignalStruct {
+    /// Threads that have not yet passed exit_notify (`live`).
+    pub live: AtomicI32,
+    /// Process-directed pending signals (`shared_pending`) and their siginfo.
+    pub shared_pending: AtomicU64,
+    pub shared_info: SpinLock<[KSigInfo; 64]>,
+    pub flags: AtomicU32,
+    /// The exit code every thread takes once SIGNAL_GROUP_EXIT is set.
+    pub group_exit_code: AtomicI32,
+    /// The group's threads, leader first (`thread_head`); a thread leaves
+    /// in release_task.
+    pub threads: SpinLock<Vec<Weak<TaskStruct>>>,
+    /// Parents sleep here in wait (any thread's children).
+    pub wait_chldexit: WaitQueueHead,
+    /// Woken when a thread is released (de_thread waits here).
+    pub thread_exit_wait: WaitQueueHead,
+    /// Process group and session ids (`pids[PIDTYPE_PGID]`, `[PIDTYPE_SID]`).
+    pub pgrp: AtomicI32,
+    pub session: AtomicI32,
+    /// prctl(PR_SET_CHILD_SUBREAPER), and whether an ancestor set it.
+    pub is_child_subreaper: AtomicBool,
+    pub has_child_subreaper: AtomicBool,
+}
+
+impl SignalStruct {
+    /// A process's signal_struct, in process group `pgrp` of `session`.
+    pub fn new(pgrp: i32, session: i32, has_child_subreaper: bool) -> Arc<SignalStruct> {
+        Arc::new(SignalStruct {
+            live: AtomicI32::new(1),
+            shared_pending: AtomicU64::new(0),
+            shared_info: SpinLock::new("siglock", [KSigInfo::default(); 64]),
+            flags: AtomicU32::new(0),
+            group_exit_code: AtomicI32::new(0),
+            threads: SpinLock::new("thread_group", Vec::new()),
+            wait_chldexit: WaitQueueHead::new(),
+            thread_exit_wait: WaitQueueHead::new(),
+            pgrp: AtomicI32::new(pgrp),
+            session: AtomicI32::new(session),
+            is_child_subreaper: AtomicBool::new(false),
+            has_child_subreaper: AtomicBool::new(has_child_subreaper),
+        })
+    }
+
+    /// `copy_signal`: a new process's, inheriting the group and session.
+    pub fn copy_signal(parent: &SignalStruct) -> Arc<SignalStruct> {
+        SignalStruct::new(
+            parent.pgrp.load(Relaxed),
+            parent.session.load(Relaxed),
+            parent.has_child_subreaper.load(Relaxed) || parent.is_child_subreaper.load(Relaxed),
+        )
+    }
+
+    /// The live threads (those not yet released), leader first.
+    pub fn thread_list(&self) -> Vec<Arc<TaskStruct>> {
+        self.threads.lock_irqsave().iter().filter_map(|w| w.upgrade()).collect()
+    }
+
+    /// Number of threads not yet released (the leader counts while it is
+    /// a zombie: `thread_group_empty` is this being 1).
+    pub fn nr_threads(&self) -> usize {
+        self.threads.lock_irqsave().len()
+    }
+
+    pub fn group_exiting(&self) -> bool {
+        self.flags.load(SeqCst) & SIGNAL_GROUP_EXIT != 0
+    }
+}
