@@ -109,6 +109,7 @@ pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>>
         169 => sys::sys_reboot(a[0], a[1], a[2], a[3]),
         186 => sys::sys_gettid(),
         200 => crate::kernel::signal::sys_tkill(a[0] as i32, a[1] as i32),
+        202 => crate::kernel::futex::sys_futex(a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
         203 => crate::kernel::sched::syscalls::sys_sched_setaffinity(a[0] as i32, a[1], a[2]),
         204 => crate::kernel::sched::syscalls::sys_sched_getaffinity(a[0] as i32, a[1], a[2]),
         217 => crate::fs::syscalls::sys_getdents64(a[0] as i32, a[1], a[2]),
@@ -118,6 +119,8 @@ pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>>
         230 => crate::kernel::time::posix_timers::sys_clock_nanosleep(a[0], a[1], a[2], a[3]),
         231 => exit::sys_exit_group(a[0] as i32),
         234 => crate::kernel::signal::sys_tgkill(a[0] as i32, a[1] as i32, a[2] as i32),
+        273 => crate::kernel::futex::sys_set_robust_list(a[0], a[1]),
+        274 => crate::kernel::futex::sys_get_robust_list(a[0] as i32, a[1], a[2]),
         302 => crate::kernel::resource::sys_prlimit64(a[0] as i32, a[1], a[2], a[3]),
         _ => return None,
     })
