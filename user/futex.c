@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -355,6 +356,62 @@ static void test_shared_file(void)
 	unlink(path);
 }
 
+/* Drepper's mutex ("Futexes Are Tricky", mutex2): 0 free, 1 locked,
+ * 2 locked with waiters; shared between processes. */
+static void mutex_lock(int *m)
+{
+	int c = 0;
+
+	if (__atomic_compare_exchange_n(m, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	if (c != 2)
+		c = __atomic_exchange_n(m, 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		futex(m, FUTEX_WAIT, 2, 0, 0, 0);
+		c = __atomic_exchange_n(m, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+static void mutex_unlock(int *m)
+{
+	if (__atomic_fetch_sub(m, 1, __ATOMIC_RELEASE) != 1) {
+		__atomic_store_n(m, 0, __ATOMIC_RELEASE);
+		futex(m, FUTEX_WAKE, 1, 0, 0, 0);
+	}
+}
+
+/* Four processes add to a shared counter under the futex mutex: a lost
+ * wake-up hangs (the harness times out), a broken mutex loses counts. */
+static void test_mutex_stress(void)
+{
+	enum { PROCS = 4, ITERS = 3000 };
+	int *w = mmap(0, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t c[PROCS];
+	int ok = 1;
+
+	REQUIRE("stress.mmap", w != MAP_FAILED);
+	for (int i = 0; i < PROCS; i++) {
+		c[i] = fork();
+		if (c[i] == 0) {
+			for (int n = 0; n < ITERS; n++) {
+				mutex_lock(&w[0]);
+				int v = w[1];
+				if (n % 64 == 0)
+					sched_yield(); /* let the others pile up */
+				w[1] = v + 1;
+				mutex_unlock(&w[0]);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < PROCS; i++)
+		ok &= child_status(c[i]) == 0;
+	CHECK("stress.children_exit_0", ok);
+	CHECK_EQ("stress.count", w[1], PROCS * ITERS);
+	CHECK_EQ("stress.unlocked", w[0], 0);
+	munmap(w, PG);
+}
+
 struct robust_list_head_ {
 	void *next;
 	long futex_offset;
@@ -386,6 +443,7 @@ int main(void)
 	test_shared_anon();
 	test_signal();
 	test_shared_file();
+	test_mutex_stress();
 	test_robust_list();
 	return tine_done();
 }

@@ -212,13 +212,14 @@ fn get_futex_key(mm: &Arc<MmStruct>, uaddr: u64, fshared: bool) -> KResult<Futex
 
 /// `mark_wake_futex`: take `q` (already off its chain) out of the wait and
 /// wake its task. Called with the bucket lock held, so that `unqueue_me`
-/// and a requeue agree on where the waiter is.
-fn mark_wake_futex(q: FutexQ) {
+/// and a requeue agree on where the waiter is. `q` goes to `woken`, which
+/// callers declare before taking the lock: its key may hold the last
+/// reference to an inode, dropped only once the lock is released.
+fn mark_wake_futex(q: FutexQ, woken: &mut Vec<FutexQ>) {
     q.waiter.lock_ptr.store(NOT_QUEUED, SeqCst);
     try_to_wake_up(&q.task, TASK_NORMAL, 0);
     q.waiter.wake_done.store(true, Release);
-    // q (its key's mm or inode reference) is dropped here: never the last
-    // one, since the waiter's own key still holds the same object.
+    woken.push(q);
 }
 
 /// `futex_wake`: wake up to `nr_wake` waiters on `uaddr` whose bitset
@@ -229,12 +230,13 @@ fn futex_wake(mm: &Arc<MmStruct>, uaddr: u64, flags: u32, nr_wake: i32, bitset: 
     }
     let key = get_futex_key(mm, uaddr, flags & FLAGS_SHARED != 0)?;
     let hb = &FUTEX_QUEUES[hash_futex(&key)];
+    let mut woken = Vec::new();
     let mut chain = hb.lock();
     let mut ret = 0i32;
     let mut i = 0;
     while i < chain.len() {
         if match_futex(&chain[i].key, &key) && chain[i].bitset & bitset != 0 {
-            mark_wake_futex(chain.remove(i));
+            mark_wake_futex(chain.remove(i), &mut woken);
             ret += 1;
             if ret >= nr_wake {
                 break;
@@ -275,6 +277,7 @@ fn futex_requeue(mm: &Arc<MmStruct>, uaddr1: u64, flags: u32, uaddr2: u64, nr_wa
     let key1 = get_futex_key(mm, uaddr1, fshared)?;
     let key2 = get_futex_key(mm, uaddr2, fshared)?;
     let (h1, h2) = (hash_futex(&key1), hash_futex(&key2));
+    let mut woken = Vec::new();
     loop {
         let (mut g1, mut g2) = double_lock_hb(h1, h2);
         if let Some(cmpval) = cmpval {
@@ -300,7 +303,7 @@ fn futex_requeue(mm: &Arc<MmStruct>, uaddr1: u64, flags: u32, uaddr2: u64, nr_wa
             }
             task_count += 1;
             if task_count <= nr_wake {
-                mark_wake_futex(g1.remove(i));
+                mark_wake_futex(g1.remove(i), &mut woken);
                 continue;
             }
             // requeue_futex: on to key2's chain, lock_ptr follows.
@@ -381,6 +384,7 @@ fn futex_wake_op(mm: &Arc<MmStruct>, uaddr1: u64, flags: u32, uaddr2: u64, nr_wa
     let key1 = get_futex_key(mm, uaddr1, fshared)?;
     let key2 = get_futex_key(mm, uaddr2, fshared)?;
     let (h1, h2) = (hash_futex(&key1), hash_futex(&key2));
+    let mut woken = Vec::new();
     loop {
         let (mut g1, mut g2) = double_lock_hb(h1, h2);
         let op_ret = match futex_atomic_op_inuser(op, uaddr2) {
@@ -393,14 +397,14 @@ fn futex_wake_op(mm: &Arc<MmStruct>, uaddr1: u64, flags: u32, uaddr2: u64, nr_wa
             Err(e) => return Err(e),
         };
         let mut ret = 0i32;
-        wake_matching(&mut g1, &key1, nr_wake, &mut ret);
+        wake_matching(&mut g1, &key1, nr_wake, &mut ret, &mut woken);
         if op_ret {
             let chain2 = match g2.as_mut() {
                 Some(c) => c,
                 None => &mut g1,
             };
             let mut op_woken = 0i32;
-            wake_matching(chain2, &key2, nr_wake2, &mut op_woken);
+            wake_matching(chain2, &key2, nr_wake2, &mut op_woken, &mut woken);
             ret += op_woken;
         }
         return Ok(ret as u64);
@@ -408,11 +412,11 @@ fn futex_wake_op(mm: &Arc<MmStruct>, uaddr1: u64, flags: u32, uaddr2: u64, nr_wa
 }
 
 /// futex_wake_op's loops: wake up to `nr` (at least one) on `key`.
-fn wake_matching(chain: &mut Vec<FutexQ>, key: &FutexKey, nr: i32, count: &mut i32) {
+fn wake_matching(chain: &mut Vec<FutexQ>, key: &FutexKey, nr: i32, count: &mut i32, woken: &mut Vec<FutexQ>) {
     let mut i = 0;
     while i < chain.len() {
         if match_futex(&chain[i].key, key) {
-            mark_wake_futex(chain.remove(i));
+            mark_wake_futex(chain.remove(i), woken);
             *count += 1;
             if *count >= nr {
                 break;
