@@ -105,7 +105,6 @@ const ROBUST_LIST_HEAD_SIZE: u64 = 24;
 
 /// do_futex's flags.
 const FLAGS_SHARED: u32 = 0x01;
-const FLAGS_CLOCKRT: u32 = 0x02;
 
 /// Bits in the key's offset saying what `ptr` is (Linux's FUT_OFF_*).
 const FUT_OFF_INODE: u32 = 1;
@@ -536,13 +535,11 @@ pub fn do_futex(uaddr: u64, op: u32, val: u32, deadline: Option<u64>, uaddr2: u6
     if op & FUTEX_PRIVATE_FLAG == 0 {
         flags |= FLAGS_SHARED;
     }
-    if op & FUTEX_CLOCK_REALTIME != 0 {
-        flags |= FLAGS_CLOCKRT;
-        if cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI {
-            return Err(ENOSYS);
-        }
+    // FLAGS_CLOCKRT picks the clock of an absolute timeout; in Tine both
+    // clocks read the same ktime (module doc), so only the check remains.
+    if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI {
+        return Err(ENOSYS);
     }
-    let _ = flags & FLAGS_CLOCKRT; // both clocks read ktime in Tine
     let mm = current_mm()?;
     match cmd {
         FUTEX_WAIT => futex_wait(&mm, uaddr, flags, val, deadline, FUTEX_BITSET_MATCH_ANY),
