@@ -386,7 +386,7 @@ mod tests {
         let image = dir.join("initramfs.cpio");
         let programs = build_initramfs_at(&source_dir(), &dir, &image).unwrap();
         let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
-        for must in ["hello", "init_exit0", "bootmark", "exec_stack", "syscalls", "signals", "vfork", "mman", "sysmisc", "pipes", "sighandler"] {
+        for must in ["hello", "init_exit0", "bootmark", "exec_stack", "syscalls", "signals", "vfork", "mman", "sysmisc", "pipes", "sighandler", "futex"] {
             assert!(names.contains(&must), "{must} not in {names:?}");
         }
         for p in &programs {
@@ -445,6 +445,7 @@ mod tests {
             ("sighandler", vec![]),
             ("mman", vec![]),
             ("sysmisc", vec![]),
+            ("futex", vec![]),
         ] {
             let out = run(name, &args);
             let text = String::from_utf8_lossy(&out.stdout);

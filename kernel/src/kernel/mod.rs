@@ -5,6 +5,7 @@ pub mod printk;
 pub mod errno;
 pub mod exit;
 pub mod fork;
+pub mod futex;
 pub mod kallsyms;
 pub mod kthread;
 pub mod ktest;

@@ -236,3 +236,40 @@ copy_user_fixup:
     movq %rcx, %rax
     ret
     .size __copy_user, . - __copy_user
+
+/* The futex word accessors (Linux: get_futex_value_locked's __get_user and
+ * futex_atomic_cmpxchg_inatomic under pagefault_disable). They run with a
+ * futex hash bucket lock held, so a fault at futex_user_fault_ip is never
+ * resolved: the page-fault handler goes straight to futex_user_fixup,
+ * which returns -EFAULT; the caller drops its locks, faults the page in
+ * and retries. Callers check the address with access_ok first.
+ *
+ *   futex_get_user_nofault(rdi = uaddr, rsi = u32 *out) -> 0 / -EFAULT
+ *   futex_cmpxchg_nofault(rdi = uaddr, esi = old, edx = new,
+ *                         rcx = u32 *cur) -> 0 / -EFAULT, *cur = the value
+ *                         found (== old if the exchange happened) */
+    .global futex_get_user_nofault
+    .global futex_cmpxchg_nofault
+    .global futex_get_fault_ip
+    .global futex_cmpxchg_fault_ip
+    .global futex_user_fixup
+    .type futex_get_user_nofault, @function
+futex_get_user_nofault:
+futex_get_fault_ip:
+    movl (%rdi), %eax
+    movl %eax, (%rsi)
+    xorl %eax, %eax
+    ret
+    .size futex_get_user_nofault, . - futex_get_user_nofault
+    .type futex_cmpxchg_nofault, @function
+futex_cmpxchg_nofault:
+    movl %esi, %eax
+futex_cmpxchg_fault_ip:
+    lock cmpxchgl %edx, (%rdi)
+    movl %eax, (%rcx)
+    xorl %eax, %eax
+    ret
+futex_user_fixup:
+    movq $-14, %rax
+    ret
+    .size futex_cmpxchg_nofault, . - futex_cmpxchg_nofault

@@ -39,6 +39,11 @@ pub fn do_page_fault(regs: &mut PtRegs) {
 /// user mode or fixed up for a user copy (true), or not (false: oops).
 fn user_address_fault(regs: &mut PtRegs, err: u64, address: u64) -> bool {
     if address < super::uaccess::TASK_SIZE_MAX {
+        // A futex word accessor runs under a spinlock (pagefault_disable):
+        // never resolve its fault here, just fail it.
+        if !regs.user_mode() && super::uaccess::fault_in_nofault_access(regs.rip) {
+            return super::uaccess::fixup_exception(regs);
+        }
         // A user address, touched by user code or by a user copy.
         if let Some(cur) = super::current::try_current() {
             let mm = cur.mm.lock_irqsave().clone();

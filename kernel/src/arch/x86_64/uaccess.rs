@@ -15,6 +15,11 @@ extern "C" {
     fn __copy_user(dst: *mut u8, src: *const u8, len: usize) -> usize;
     static copy_user_fault_ip: u8;
     static copy_user_fixup: u8;
+    fn futex_get_user_nofault(uaddr: u64, out: *mut u32) -> i64;
+    fn futex_cmpxchg_nofault(uaddr: u64, old: u32, new: u32, cur: *mut u32) -> i64;
+    static futex_get_fault_ip: u8;
+    static futex_cmpxchg_fault_ip: u8;
+    static futex_user_fixup: u8;
 }
 
 /// `access_ok`.
@@ -88,12 +93,69 @@ pub fn strncpy_from_user(src: u64, max: usize) -> KResult<alloc::vec::Vec<u8>> {
     }
 }
 
-/// `fixup_exception`: a kernel-mode fault at a user-copy instruction
-/// resumes at its fixup. True if regs were fixed.
+/// `get_futex_value_locked` / `__get_user` under `pagefault_disable`:
+/// read the aligned user word at `uaddr` with one load, without resolving a
+/// page fault (the caller holds a spinlock): EFAULT if the page is not
+/// there or `uaddr` is not a user address; the caller faults it in
+/// (`get_user_u32`) with its locks dropped and retries.
+pub fn get_user_u32_nofault(uaddr: u64) -> KResult<u32> {
+    if !access_ok(uaddr, 4) || uaddr % 4 != 0 {
+        return Err(EFAULT);
+    }
+    let mut v = 0u32;
+    // SAFETY: uaddr is an aligned user address (checked); a fault on it is
+    // fixed up (futex_user_fixup returns -EFAULT), and `v` is a valid
+    // kernel location for the result.
+    let r = unsafe { futex_get_user_nofault(uaddr, &mut v) };
+    if r == 0 {
+        Ok(v)
+    } else {
+        Err(EFAULT)
+    }
+}
+
+/// `futex_atomic_cmpxchg_inatomic`: `lock cmpxchg` on the aligned user
+/// word at `uaddr`, without resolving a page fault (a read-only page, such
+/// as a copy-on-write one, is EFAULT too: the caller faults it in for
+/// writing and retries). Returns the value found, `old` if it was replaced.
+pub fn futex_atomic_cmpxchg_inatomic(uaddr: u64, old: u32, new: u32) -> KResult<u32> {
+    if !access_ok(uaddr, 4) || uaddr % 4 != 0 {
+        return Err(EFAULT);
+    }
+    let mut cur = 0u32;
+    // SAFETY: as get_user_u32_nofault; `cur` receives the value found.
+    let r = unsafe { futex_cmpxchg_nofault(uaddr, old, new, &mut cur) };
+    if r == 0 {
+        Ok(cur)
+    } else {
+        Err(EFAULT)
+    }
+}
+
+pub fn get_user_u32(addr: u64) -> KResult<u32> {
+    let mut b = [0u8; 4];
+    copy_from_user(&mut b, addr)?;
+    Ok(u32::from_le_bytes(b))
+}
+
+/// Is `ip` one of the accessors that must not resolve a fault (Linux's
+/// `faulthandler_disabled()` for the futex word accessors)? The page-fault
+/// handler then fixes up without calling handle_mm_fault.
+pub fn fault_in_nofault_access(ip: u64) -> bool {
+    ip == core::ptr::addr_of!(futex_get_fault_ip) as u64 || ip == core::ptr::addr_of!(futex_cmpxchg_fault_ip) as u64
+}
+
+/// `fixup_exception`: a kernel-mode fault at a user-access instruction
+/// resumes at its fixup (Linux's exception table, here three entries).
+/// True if regs were fixed.
 pub fn fixup_exception(regs: &mut PtRegs) -> bool {
     let ip = core::ptr::addr_of!(copy_user_fault_ip) as u64;
     if regs.rip == ip {
         regs.rip = core::ptr::addr_of!(copy_user_fixup) as u64;
+        return true;
+    }
+    if fault_in_nofault_access(regs.rip) {
+        regs.rip = core::ptr::addr_of!(futex_user_fixup) as u64;
         return true;
     }
     false
