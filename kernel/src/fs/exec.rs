@@ -114,13 +114,17 @@ fn de_thread() -> KResult<()> {
 fn setup_new_exec(path: &str, loaded: super::binfmt_elf::LoadedElf) {
     let cur = current();
     let old_pid = cur.pid;
+    if let Some(old_mm) = cur.mm.lock_irqsave().clone() {
+        crate::kernel::exit::mm_release(&cur, &old_mm);
+    }
     crate::arch::process::activate_mm(loaded.mm.clone());
     let old = cur.mm.lock_irqsave().replace(loaded.mm);
     drop(old);
-    // The vfork parent may run again: we no longer use its memory.
+    // The vfork parent may run again: we no longer use its memory
+    // (mm_release did it if we had an mm; a kernel thread has no parent
+    // waiting).
     crate::kernel::exit::complete_vfork_done(&cur);
     cur.flags.fetch_and(!(PF_KTHREAD | PF_FORKNOEXEC), SeqCst);
-    cur.clear_child_tid.store(0, Relaxed);
     crate::kernel::signal::flush_signal_handlers(&cur);
     // unshare_files: a table shared with another process (CLONE_FILES)
     // is copied first, so closing on exec does not touch theirs.

@@ -63,17 +63,31 @@ pub fn complete_vfork_done(tsk: &TaskStruct) {
     }
 }
 
-/// `exit_mm`: drop the address space (mm_release clears clear_child_tid first).
-#[inline(never)] // on the path the notes trace: keep the symbol
-fn exit_mm(tsk: &Arc<TaskStruct>) {
-    complete_vfork_done(tsk);
-    let Some(mm) = tsk.mm.lock_irqsave().take() else { return };
+/// `mm_release` (kernel/fork.c), at exit and at exec, while `mm` is still
+/// loaded: the robust futexes the thread held are marked dead, the
+/// CLONE_CHILD_CLEARTID word is zeroed and its futex woken (pthread_join
+/// sleeps on it), and a vfork parent may run again.
+pub fn mm_release(tsk: &Arc<TaskStruct>, mm: &Arc<crate::mm::mmap::MmStruct>) {
+    crate::kernel::futex::exit_robust_list(tsk, mm);
     let tid_addr = tsk.clear_child_tid.swap(0, Relaxed);
     if tid_addr != 0 {
-        // The address space is still loaded: a failed write is ignored, as
-        // Linux does. pthread_join sleeps on this word.
-        let _ = crate::arch::uaccess::put_user_u32(tid_addr, 0);
+        // A failed write is ignored, as Linux does.
+        if crate::arch::uaccess::put_user_u32(tid_addr, 0).is_ok() {
+            let _ = crate::kernel::futex::futex_wake_addr(mm, tid_addr, 1);
+        }
     }
+    complete_vfork_done(tsk);
+}
+
+/// `exit_mm`: drop the address space after mm_release.
+#[inline(never)] // on the path the notes trace: keep the symbol
+fn exit_mm(tsk: &Arc<TaskStruct>) {
+    let Some(mm) = tsk.mm.lock_irqsave().clone() else {
+        complete_vfork_done(tsk);
+        return;
+    };
+    mm_release(tsk, &mm);
+    let mm = tsk.mm.lock_irqsave().take();
     // Stop using it before the last reference can free its page tables.
     crate::arch::process::activate_init_mm();
     drop(mm);
