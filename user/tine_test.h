@@ -1,9 +1,10 @@
 /*
  * tine_test.h: the test harness shared by Tine's user programs.
  *
- * Header-only, and it needs nothing from the kernel but write(2) and
- * exit_group(2): no stdio, so a test's output appears even if the kernel
- * gets buffering, writev or atexit wrong. Every check prints one line on
+ * Header-only, and it needs nothing from the kernel but write(2),
+ * exit_group(2) and (to drain the console at the end) ioctl(2): no
+ * stdio, so a test's output appears even if the kernel gets buffering,
+ * writev or atexit wrong. Every check prints one line on
  * standard output:
  *
  *	PASS <name>
@@ -29,6 +30,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 static int tine_passed, tine_failed;
@@ -117,7 +119,15 @@ static inline void tine_fail_str(const char *name, const char *expr,
 	tine_puts("\"\n");
 }
 
-/* Prints the summary line; returns the exit status for main. */
+/*
+ * Prints the summary line; returns the exit status for main.
+ *
+ * Then waits until the terminal has sent everything (tcdrain): run as init
+ * on Linux, standard output is the serial console, whose driver sends
+ * queued output later, and init's exit panics the kernel, which resets the
+ * machine (panic=-1) with that output still queued. On a pipe or file
+ * (and on a kernel without terminals) tcdrain fails with ENOTTY, harmlessly.
+ */
 static inline int tine_done(void)
 {
 	tine_puts("done passed=");
@@ -125,6 +135,7 @@ static inline int tine_done(void)
 	tine_puts(" failed=");
 	tine_putnum(tine_failed);
 	tine_puts("\n");
+	tcdrain(1);
 	return tine_failed ? 1 : 0;
 }
 
