@@ -9,7 +9,7 @@
 
 use crate::cpio::Cpio;
 use crate::qemu::{self, Captured, Ending, Vm, PANIC_MARKER};
-use crate::{build, tools, user, Context, Result};
+use crate::{build, oracle, tools, user, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -133,21 +133,7 @@ fn ms(t: Option<f64>) -> String {
 /// The newest /boot/vmlinuz-*, a bootmark initramfs, and the kernel version;
 /// or why the Linux row cannot be measured.
 fn prepare_linux(dir: &Path) -> std::result::Result<(PathBuf, PathBuf, String), String> {
-    let vmlinuz = newest_vmlinuz(Path::new("/boot")).ok_or(
-        "no /boot/vmlinuz-* found (install a kernel with: sudo apt-get install -y linux-image-amd64)".to_string(),
-    )?;
-    if let Err(e) = std::fs::File::open(&vmlinuz) {
-        return Err(format!(
-            "{} is not readable ({e}); run as root or make it readable",
-            vmlinuz.display()
-        ));
-    }
-    let version = vmlinuz
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("vmlinuz-"))
-        .unwrap_or("?")
-        .to_string();
+    let linux = oracle::find_linux(Path::new("/boot"))?;
     if tools::find(tools::MUSL_GCC.bin).is_none() {
         return Err(format!(
             "musl-gcc not found, needed to build the initramfs's /init (install with: {})",
@@ -155,18 +141,7 @@ fn prepare_linux(dir: &Path) -> std::result::Result<(PathBuf, PathBuf, String), 
         ));
     }
     let initramfs = build_initramfs(dir)?;
-    Ok((vmlinuz, initramfs, version))
-}
-
-fn newest_vmlinuz(boot: &Path) -> Option<PathBuf> {
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(boot)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    found.sort();
-    found.pop().map(|(_, p)| p)
+    Ok((linux.path, initramfs, linux.version))
 }
 
 /// Compiles user/bench/bootmark.c and packs it as /init with /dev/console.
@@ -452,23 +427,13 @@ fn proc_bench(tine: &Path, dir: &Path) -> Result {
             return Ok(());
         }
     }
-    let linux = match newest_vmlinuz(Path::new("/boot")) {
-        None => {
-            println!("Linux column skipped: no /boot/vmlinuz-* found");
-            None
+    let (linux, linux_name) = match oracle::find_linux(Path::new("/boot")) {
+        Err(why) => {
+            println!("Linux column skipped: {why}");
+            (None, "Linux".to_string())
         }
-        Some(v) if std::fs::File::open(&v).is_err() => {
-            println!("Linux column skipped: {} is not readable", v.display());
-            None
-        }
-        Some(v) => Some(v),
+        Ok(k) => (Some(k.path), format!("Linux {}", k.version)),
     };
-    let linux_name = linux
-        .as_ref()
-        .and_then(|v| v.file_name())
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("vmlinuz-"))
-        .map_or("Linux".to_string(), |v| format!("Linux {v}"));
 
     let vm = |kernel: &Path, append: &str, icount: bool| {
         let mut vm = Vm::new(kernel, PROC_SMP, PROC_MEM, append);
@@ -678,17 +643,5 @@ mod tests {
         assert_eq!(cell(&[Some(10.2), Some(12.0), Some(11.0)]), "11 ms (10-12)");
         assert_eq!(cell(&[Some(10.0), None]), "10 ms (10-10), 1/2 runs");
         assert_eq!(cell(&[None]), "not reached");
-    }
-
-    #[test]
-    fn newest_vmlinuz_in_empty_dir() {
-        let dir = std::env::temp_dir().join(format!("xtask-boot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        assert_eq!(newest_vmlinuz(&dir), None);
-        std::fs::write(dir.join("vmlinuz-1.0"), b"").unwrap();
-        std::fs::write(dir.join("config-1.0"), b"").unwrap();
-        assert_eq!(newest_vmlinuz(&dir), Some(dir.join("vmlinuz-1.0")));
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(newest_vmlinuz(&dir), None);
     }
 }
