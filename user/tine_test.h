@@ -1,9 +1,10 @@
 /*
  * tine_test.h: the test harness shared by Tine's user programs.
  *
- * Header-only, and it needs nothing from the kernel but write(2) and
- * exit_group(2): no stdio, so a test's output appears even if the kernel
- * gets buffering, writev or atexit wrong. Every check prints one line on
+ * Header-only, and it needs nothing from the kernel but write(2),
+ * exit_group(2) and (to drain the console at the end) ioctl(2): no
+ * stdio, so a test's output appears even if the kernel gets buffering,
+ * writev or atexit wrong. Each line is written with one write(2). Every check prints one line on
  * standard output:
  *
  *	PASS <name>
@@ -29,23 +30,55 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 static int tine_passed, tine_failed;
 
-/* write(2) all of s to fd 1; gives up quietly if the write fails. */
-static inline void tine_puts(const char *s)
+static char tine_line[512];
+static size_t tine_line_len;
+
+/* write(2) the buffered line to fd 1; gives up quietly if the write fails. */
+static inline void tine_flush(void)
 {
-	size_t n = strlen(s);
+	const char *s = tine_line;
+	size_t n = tine_line_len;
 
 	while (n > 0) {
 		ssize_t w = write(1, s, n);
 
 		if (w <= 0)
-			return;
+			break;
 		s += w;
 		n -= (size_t)w;
 	}
+	tine_line_len = 0;
+}
+
+/*
+ * Appends s to the line being built and writes the line with one write(2)
+ * when s ends it ('\n') or the buffer is full: a terminal writes each
+ * write(2) whole (Linux's tty atomic_write_lock), so lines from a parent
+ * and its children do not mix. Not for signal handlers (the buffer is
+ * shared).
+ */
+static inline void tine_puts(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		size_t room = sizeof tine_line - tine_line_len;
+		size_t k = n < room ? n : room;
+
+		memcpy(tine_line + tine_line_len, s, k);
+		tine_line_len += k;
+		s += k;
+		n -= k;
+		if (tine_line_len == sizeof tine_line)
+			tine_flush();
+	}
+	if (tine_line_len > 0 && tine_line[tine_line_len - 1] == '\n')
+		tine_flush();
 }
 
 /* A signed decimal number, or hex (0x...) when it is large. */
@@ -117,7 +150,15 @@ static inline void tine_fail_str(const char *name, const char *expr,
 	tine_puts("\"\n");
 }
 
-/* Prints the summary line; returns the exit status for main. */
+/*
+ * Prints the summary line; returns the exit status for main.
+ *
+ * Then waits until the terminal has sent everything (tcdrain): run as init
+ * on Linux, standard output is the serial console, whose driver sends
+ * queued output later, and init's exit panics the kernel, which resets the
+ * machine (panic=-1) with that output still queued. On a pipe or file
+ * (and on a kernel without terminals) tcdrain fails with ENOTTY, harmlessly.
+ */
 static inline int tine_done(void)
 {
 	tine_puts("done passed=");
@@ -125,6 +166,8 @@ static inline int tine_done(void)
 	tine_puts(" failed=");
 	tine_putnum(tine_failed);
 	tine_puts("\n");
+	tine_flush();
+	tcdrain(1);
 	return tine_failed ? 1 : 0;
 }
 

@@ -12,17 +12,31 @@
  * makes the kernel panic; panic=-1 then resets the machine).
  *
  * Rows: getppid; rt_sigaction (one call that installs a handler and returns
- * the old action, the same one each time); fork+_exit+waitpid; fork, open
- * /dev/null, dup2 it to stdout, execve /bin/hello, waitpid; mmap+munmap of
- * 64 KiB anonymous memory touching each page once; and live_fork_<N> /
- * live_reap_<N>: fork N children that sleep 60 s (ns per fork until the last
- * fork returns), then SIGKILL them all and reap them (ns per process).
+ * the old action, the same one each time); fork+_exit+waitpid;
+ * vfork+_exit+waitpid; fork, open /dev/null, dup2 it to stdout, execve
+ * /bin/hello, waitpid; posix_spawn of the same (stdout to /dev/null by a
+ * file action) + waitpid; pthread_create+pthread_join of a thread that
+ * returns at once; pipe ping-pong (two processes bouncing a byte over two
+ * pipes: ns per round trip, two context switches); mmap+munmap of 64 KiB
+ * anonymous memory touching each page once; and live_fork_<N> /
+ * live_reap_<N> for N = 100, 1000, 10000: fork N children that sleep in
+ * nanosleep (ns per fork until the last fork returns), then SIGKILL them all
+ * and reap them (ns per process).
  *
- * Only libc wrappers, no threads, no stdio buffering (write(2) directly).
+ * The rows that need what a kernel may lack (posix_spawn needs pipe2 and
+ * CLONE_VM, threads need clone's thread flags and futex, ping-pong needs
+ * pipes) run in a child process that the parent kills after ISOLATE_SECS,
+ * so a missing or broken feature prints "n/a" (the errno, "timeout_<N>s" or
+ * "killed_by_signal_<N>") instead of hanging or crashing the benchmark;
+ * ping-pong first checks that pipe() works at all.
+ *
+ * Only libc wrappers, no stdio buffering (write(2) directly).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -32,7 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LIVE_MAX 1000
+#define LIVE_MAX 10000
+#define ISOLATE_SECS 60
 #define MAP_LEN (64 * 1024)
 #define PAGE 4096
 
@@ -77,6 +92,8 @@ static const char *errname(int e)
 	case EBADF: return "EBADF";
 	case ENOEXEC: return "ENOEXEC";
 	case EACCES: return "EACCES";
+	case ENOTTY: return "ENOTTY";
+	case EPIPE: return "EPIPE";
 	}
 	snprintf(buf, sizeof buf, "errno_%d", e);
 	return buf;
@@ -185,6 +202,69 @@ static int op_fork_exec(const char **what)
 	return wait_exit(pid, 7, what);
 }
 
+static int op_vfork_exit(const char **what)
+{
+	pid_t pid = vfork();
+
+	if (pid < 0) {
+		*what = "vfork";
+		return -1;
+	}
+	if (pid == 0)
+		_exit(0);
+	return wait_exit(pid, 0, what);
+}
+
+static int op_posix_spawn(const char **what)
+{
+	static char *const argv[] = { "/bin/hello", NULL };
+	static char *const envp[] = { NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int err;
+
+	if ((err = posix_spawn_file_actions_init(&fa)) != 0 ||
+	    (err = posix_spawn_file_actions_addopen(&fa, 1, null_path, O_WRONLY, 0)) != 0) {
+		*what = "posix_spawn_file_actions";
+		errno = err;
+		return -1;
+	}
+	err = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err != 0) {
+		*what = "posix_spawn";
+		errno = err;
+		return -1;
+	}
+	return wait_exit(pid, 7, what);
+}
+
+static void *thread_fn(void *arg)
+{
+	return arg;
+}
+
+static int op_pthread(const char **what)
+{
+	static int token;
+	pthread_t t;
+	void *ret = NULL;
+	int err = pthread_create(&t, NULL, thread_fn, &token);
+
+	if (err != 0) {
+		*what = "pthread_create";
+		errno = err;
+		return -1;
+	}
+	err = pthread_join(t, &ret);
+	if (err != 0 || ret != &token) {
+		*what = err ? "pthread_join" : "pthread_join_bad_value";
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static int op_mmap(const char **what)
 {
 	char *p = mmap(NULL, MAP_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -227,6 +307,126 @@ static void loop_bench(const char *name, op_fn op, long iters)
 		return;
 	}
 	row(name, t1 - t0, iters);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Runs fn (which prints the row's BENCH line) in a child process, which the
+ * parent SIGKILLs if it is still running after ISOLATE_SECS; the row is n/a
+ * if the child could not be made, timed out or died of a signal.
+ */
+static void isolated(const char *name, void (*fn)(void))
+{
+	char why[48];
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		row_na(name, "fork", errno);
+		return;
+	}
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	for (long waited = 0; waited < ISOLATE_SECS * 1000L; waited += 10) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid) {
+			if (WIFSIGNALED(status)) {
+				snprintf(why, sizeof why, "killed_by_signal_%d", WTERMSIG(status));
+				row_na(name, why, 0);
+			}
+			return;
+		}
+		if (r < 0) {
+			row_na(name, "waitpid", errno);
+			return;
+		}
+		sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	snprintf(why, sizeof why, "timeout_%ds", ISOLATE_SECS);
+	row_na(name, why, 0);
+}
+
+static void posix_spawn_row(void)
+{
+	loop_bench("posix_spawn_wait", op_posix_spawn, 300);
+}
+
+static void pthread_row(void)
+{
+	loop_bench("pthread_create_join", op_pthread, 2000);
+}
+
+#define PINGPONG_ITERS 10000
+
+/* Two processes bounce a byte over two pipes; ns per round trip. */
+static void pingpong_row(void)
+{
+	const char *name = "pipe_pingpong";
+	int to_child[2], to_parent[2], status;
+	long long t0 = 0, t1;
+	char c = 'x';
+	pid_t pid;
+
+	if (pipe(to_child) != 0 || pipe(to_parent) != 0) {
+		row_na(name, "pipe", errno);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		row_na(name, "fork", errno);
+		return;
+	}
+	if (pid == 0) {
+		close(to_child[1]);
+		close(to_parent[0]);
+		while (read(to_child[0], &c, 1) == 1)
+			if (write(to_parent[1], &c, 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	close(to_child[0]);
+	close(to_parent[1]);
+	for (long i = 0; i < PINGPONG_ITERS + PINGPONG_ITERS / 100; i++) {
+		if (i == PINGPONG_ITERS / 100)
+			t0 = now_ns();
+		if (write(to_child[1], &c, 1) != 1) {
+			row_na(name, "write", errno);
+			return;
+		}
+		if (read(to_parent[0], &c, 1) != 1) {
+			row_na(name, "read", errno);
+			return;
+		}
+	}
+	t1 = now_ns();
+	close(to_child[1]);
+	waitpid(pid, &status, 0);
+	row(name, t1 - t0, PINGPONG_ITERS);
+}
+
+/* pipe() works at all: a cheap probe before forking for ping-pong. */
+static void pingpong_probe_and_run(void)
+{
+	int p[2];
+
+	if (pipe(p) != 0) {
+		row_na("pipe_pingpong", "pipe", errno);
+		return;
+	}
+	close(p[0]);
+	close(p[1]);
+	isolated("pipe_pingpong", pingpong_row);
 }
 
 static pid_t live[LIVE_MAX];
@@ -273,7 +473,7 @@ static void live_bench(int n)
 			return;
 		}
 		if (pid == 0) {
-			struct timespec ts = { .tv_sec = 60, .tv_nsec = 0 };
+			struct timespec ts = { .tv_sec = 600, .tv_nsec = 0 };
 
 			nanosleep(&ts, NULL);
 			_exit(0);
@@ -315,10 +515,15 @@ int main(void)
 	loop_bench("getppid", op_getppid, 100000);
 	loop_bench("rt_sigaction", op_sigaction, 100000);
 	loop_bench("fork_exit_wait", op_fork_exit, 2000);
+	loop_bench("vfork_exit_wait", op_vfork_exit, 2000);
 	loop_bench("fork_exec_wait", op_fork_exec, 300);
+	isolated("posix_spawn_wait", posix_spawn_row);
+	isolated("pthread_create_join", pthread_row);
+	pingpong_probe_and_run();
 	loop_bench("mmap_munmap_64k", op_mmap, 2000);
 	live_bench(100);
 	live_bench(1000);
+	live_bench(10000);
 	out("BENCH done\n");
 	return 0;
 }

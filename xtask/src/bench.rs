@@ -9,7 +9,7 @@
 
 use crate::cpio::Cpio;
 use crate::qemu::{self, Captured, Ending, Vm, PANIC_MARKER};
-use crate::{build, tools, user, Context, Result};
+use crate::{build, oracle, tools, user, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -133,21 +133,7 @@ fn ms(t: Option<f64>) -> String {
 /// The newest /boot/vmlinuz-*, a bootmark initramfs, and the kernel version;
 /// or why the Linux row cannot be measured.
 fn prepare_linux(dir: &Path) -> std::result::Result<(PathBuf, PathBuf, String), String> {
-    let vmlinuz = newest_vmlinuz(Path::new("/boot")).ok_or(
-        "no /boot/vmlinuz-* found (install a kernel with: sudo apt-get install -y linux-image-amd64)".to_string(),
-    )?;
-    if let Err(e) = std::fs::File::open(&vmlinuz) {
-        return Err(format!(
-            "{} is not readable ({e}); run as root or make it readable",
-            vmlinuz.display()
-        ));
-    }
-    let version = vmlinuz
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("vmlinuz-"))
-        .unwrap_or("?")
-        .to_string();
+    let linux = oracle::find_linux(Path::new("/boot"))?;
     if tools::find(tools::MUSL_GCC.bin).is_none() {
         return Err(format!(
             "musl-gcc not found, needed to build the initramfs's /init (install with: {})",
@@ -155,18 +141,7 @@ fn prepare_linux(dir: &Path) -> std::result::Result<(PathBuf, PathBuf, String), 
         ));
     }
     let initramfs = build_initramfs(dir)?;
-    Ok((vmlinuz, initramfs, version))
-}
-
-fn newest_vmlinuz(boot: &Path) -> Option<PathBuf> {
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(boot)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    found.sort();
-    found.pop().map(|(_, p)| p)
+    Ok((linux.path, initramfs, linux.version))
 }
 
 /// Compiles user/bench/bootmark.c and packs it as /init with /dev/console.
@@ -310,22 +285,30 @@ fn print_tables(rows: &[Row], qemu: &str, skipped: Option<&str>) {
 
 const PROC_RUNS: usize = 3;
 const PROC_SMP: u32 = 1;
-const PROC_MEM: &str = "512M";
+/// Linux allows totalram_pages / 32 tasks (max_threads): 2G is enough for
+/// the 10000 live processes of live_fork_10000.
+const PROC_MEM: &str = "2G";
 const PROC_TINE_APPEND: &str = "rdinit=/bin/procbench panic=-1";
 const PROC_LINUX_APPEND: &str = "console=ttyS0 quiet rdinit=/bin/procbench panic=-1";
-const PROC_TIMEOUT: Duration = Duration::from_secs(300);
+const PROC_TIMEOUT: Duration = Duration::from_secs(600);
 const ICOUNT: [&str; 2] = ["-icount", "shift=0"];
 /// The rows procbench prints, in its order (others it prints are appended).
-const PROC_ROWS: [&str; 9] = [
+const PROC_ROWS: [&str; 15] = [
     "getppid",
     "rt_sigaction",
     "fork_exit_wait",
+    "vfork_exit_wait",
     "fork_exec_wait",
+    "posix_spawn_wait",
+    "pthread_create_join",
+    "pipe_pingpong",
     "mmap_munmap_64k",
     "live_fork_100",
     "live_reap_100",
     "live_fork_1000",
     "live_reap_1000",
+    "live_fork_10000",
+    "live_reap_10000",
 ];
 
 /// What one procbench boot printed.
@@ -377,12 +360,15 @@ pub fn parse_procbench<'a>(lines: impl IntoIterator<Item = &'a str>) -> ProcRun 
 #[derive(Debug, Default)]
 struct Samples {
     rows: Vec<(String, Vec<Option<f64>>)>,
+    /// Why a row was n/a (the last reason procbench printed for it).
+    na: Vec<(String, String)>,
 }
 
 impl Samples {
     fn new() -> Samples {
         Samples {
             rows: PROC_ROWS.iter().map(|r| (r.to_string(), vec![])).collect(),
+            na: Vec::new(),
         }
     }
 
@@ -394,6 +380,10 @@ impl Samples {
                 if !self.rows.iter().any(|(r, _)| r == name) {
                     self.rows.push((name.clone(), vec![None; n]));
                 }
+            }
+            for (name, why) in &run.na {
+                self.na.retain(|(r, _)| r != name);
+                self.na.push((name.clone(), why.clone()));
             }
         }
         for (name, samples) in &mut self.rows {
@@ -408,6 +398,15 @@ impl Samples {
             .find(|(r, _)| r == row)
             .and_then(|(_, s)| stats(s))
             .map(|s| s.median)
+    }
+
+    /// The table cell of a row: its median, or "n/a (why)".
+    fn cell(&self, row: &str) -> String {
+        match (self.median(row), self.na.iter().find(|(r, _)| r == row)) {
+            (Some(v), _) => format!("{v:.0}"),
+            (None, Some((_, why))) if !why.is_empty() => format!("n/a ({why})"),
+            (None, _) => "n/a".into(),
+        }
     }
 }
 
@@ -452,23 +451,13 @@ fn proc_bench(tine: &Path, dir: &Path) -> Result {
             return Ok(());
         }
     }
-    let linux = match newest_vmlinuz(Path::new("/boot")) {
-        None => {
-            println!("Linux column skipped: no /boot/vmlinuz-* found");
-            None
+    let (linux, linux_name) = match oracle::find_linux(Path::new("/boot")) {
+        Err(why) => {
+            println!("Linux column skipped: {why}");
+            (None, "Linux".to_string())
         }
-        Some(v) if std::fs::File::open(&v).is_err() => {
-            println!("Linux column skipped: {} is not readable", v.display());
-            None
-        }
-        Some(v) => Some(v),
+        Ok(k) => (Some(k.path), format!("Linux {}", k.version)),
     };
-    let linux_name = linux
-        .as_ref()
-        .and_then(|v| v.file_name())
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("vmlinuz-"))
-        .map_or("Linux".to_string(), |v| format!("Linux {v}"));
 
     let vm = |kernel: &Path, append: &str, icount: bool| {
         let mut vm = Vm::new(kernel, PROC_SMP, PROC_MEM, append);
@@ -539,10 +528,6 @@ fn today() -> String {
         .map_or("?".into(), |s| s.trim().to_string())
 }
 
-fn ns(v: Option<f64>) -> String {
-    v.map_or("n/a".into(), |v| format!("{v:.0}"))
-}
-
 /// "3.20x", or "n/a" when either side is missing.
 pub fn ratio(tine: Option<f64>, linux: Option<f64>) -> String {
     match (tine, linux) {
@@ -563,7 +548,8 @@ fn print_proc_table(title: &str, tine: &Samples, linux: Option<&Samples>, linux_
         .iter()
         .map(|&r| {
             let (t, l) = (tine.median(r), linux.and_then(|l| l.median(r)));
-            [r.to_string(), ns(t), ns(l), ratio(t, l)]
+            let linux_cell = linux.map_or("n/a".into(), |l| l.cell(r));
+            [r.to_string(), tine.cell(r), linux_cell, ratio(t, l)]
         })
         .collect();
     let mut widths = header.map(str::len);
@@ -650,7 +636,15 @@ mod tests {
         assert_eq!(s.median("getppid"), Some(20.0));
         assert_eq!(s.median("extra"), Some(6.0));
         assert_eq!(s.median("rt_sigaction"), None);
-        assert!(s.rows.iter().all(|(_, v)| v.len() == 3));
+        assert_eq!(s.cell("getppid"), "20");
+        assert_eq!(s.cell("rt_sigaction"), "n/a");
+        s.add(Some(&parse_procbench([
+            "BENCH getppid 20 1",
+            "BENCH pipe_pingpong n/a pipe:ENOSYS",
+        ])));
+        assert_eq!(s.cell("pipe_pingpong"), "n/a (pipe:ENOSYS)");
+        assert_eq!(s.cell("getppid"), "20");
+        assert!(s.rows.iter().all(|(_, v)| v.len() == 4));
         assert_eq!(ratio(Some(30.0), Some(10.0)), "3.00x");
         assert_eq!(ratio(None, Some(10.0)), "n/a");
         assert_eq!(ratio(Some(1.0), None), "n/a");
@@ -678,17 +672,5 @@ mod tests {
         assert_eq!(cell(&[Some(10.2), Some(12.0), Some(11.0)]), "11 ms (10-12)");
         assert_eq!(cell(&[Some(10.0), None]), "10 ms (10-10), 1/2 runs");
         assert_eq!(cell(&[None]), "not reached");
-    }
-
-    #[test]
-    fn newest_vmlinuz_in_empty_dir() {
-        let dir = std::env::temp_dir().join(format!("xtask-boot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        assert_eq!(newest_vmlinuz(&dir), None);
-        std::fs::write(dir.join("vmlinuz-1.0"), b"").unwrap();
-        std::fs::write(dir.join("config-1.0"), b"").unwrap();
-        assert_eq!(newest_vmlinuz(&dir), Some(dir.join("vmlinuz-1.0")));
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(newest_vmlinuz(&dir), None);
     }
 }

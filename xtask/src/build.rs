@@ -266,7 +266,7 @@ mod tests {
         let (patched, info) = prepare_image(data.clone()).unwrap();
         assert_eq!(patched.len(), data.len());
         assert_eq!(info.symbols, 3);
-        assert_eq!(info.loaded_bytes, 0x630 + 0xa + 0x2000 + 0x2004);
+        assert_eq!(info.loaded_bytes, 0x6b0 + 0xa + 0x2000 + 0x2004);
         let file = object::File::parse(&*patched).unwrap();
         let (off, size) = file
             .section_by_name(".kallsyms")

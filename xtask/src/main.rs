@@ -7,6 +7,7 @@ mod bench;
 mod build;
 mod cpio;
 mod kallsyms;
+mod oracle;
 mod qemu;
 mod scenario;
 mod testrun;
@@ -72,7 +73,7 @@ COMMANDS:
         wrote a non-zero value to isa-debug-exit, reset without printing
         anything (a triple fault), or QEMU failed.
 
-    test [FILTER] [-j N] [--no-host]
+    test [FILTER] [-j N] [--no-host] [--against-linux | --no-linux]
         1. check the tools (installs missing ones when run as root),
         2. run the host unit tests (cargo test --workspace --exclude kernel;
            skipped with --no-host),
@@ -83,6 +84,16 @@ COMMANDS:
            up to N QEMUs at a time (default 2). Serial output goes to
            target/tine/test-logs/<name>.log. See tests/README.md for the
            scenario format.
+        5. Linux as the oracle: every scenario with linux = true (a user test
+           program run as init) is also booted on the newest /boot/vmlinuz-*
+           with the same initramfs and command line, and the check
+           linux:<name> compares the program's PASS/FAIL/done lines on both
+           kernels (log: target/tine/test-logs/<name>.linux.log). Without a
+           Linux kernel (apt package linux-image-amd64) these checks are
+           skipped. FILTER applies to the check names too (`test linux:`).
+           --against-linux runs only the scenarios with linux = true, on Tine
+           and on Linux, and fails if there is no Linux kernel; --no-linux
+           skips the Linux checks.
         Exits non-zero if anything failed.
 
     bench
@@ -105,7 +116,8 @@ TOOLS:
     qemu-system-x86); debug also needs gdb (gdb); the user programs (the
     initramfs of run and debug, initrd = \"default\" scenarios) and bench's
     Linux row need musl-gcc (musl-tools); bench's Linux row also needs a
-    /boot/vmlinuz-* (linux-image-amd64). When run as root, missing tools are
+    /boot/vmlinuz-* (linux-image-amd64), as do test's linux:<name> checks
+    (never installed by xtask). When run as root, missing tools are
     installed with apt-get; otherwise the sudo apt-get command to run is
     printed.
 
@@ -163,6 +175,7 @@ enum Command {
         filter: Option<String>,
         jobs: usize,
         host: bool,
+        linux: testrun::LinuxMode,
     },
     Bench,
 }
@@ -340,6 +353,14 @@ fn parse_command(argv: Vec<String>) -> Result<Command> {
         "debug" => Ok(Command::Debug(parse_vm_options(&mut args)?)),
         "test" => {
             let (mut filter, mut jobs, mut host) = (None, 2usize, true);
+            let mut linux = testrun::LinuxMode::Auto;
+            let mut set_linux = |mode| -> Result {
+                if linux != testrun::LinuxMode::Auto && linux != mode {
+                    bail!("--against-linux and --no-linux contradict each other");
+                }
+                linux = mode;
+                Ok(())
+            };
             while let Some(arg) = args.next() {
                 match arg {
                     Arg::Flag(f, v) => match f.as_str() {
@@ -348,6 +369,14 @@ fn parse_command(argv: Vec<String>) -> Result<Command> {
                             args.no_value(&f, &v)?;
                             host = false
                         }
+                        "--against-linux" => {
+                            args.no_value(&f, &v)?;
+                            set_linux(testrun::LinuxMode::Only)?
+                        }
+                        "--no-linux" => {
+                            args.no_value(&f, &v)?;
+                            set_linux(testrun::LinuxMode::Off)?
+                        }
                         _ => return Err(args.unknown(&f)),
                     },
                     Arg::Positional(p) if filter.is_none() => filter = Some(p),
@@ -355,7 +384,12 @@ fn parse_command(argv: Vec<String>) -> Result<Command> {
                     Arg::Rest(r) => return Err(args.unknown(&format!("-- {}", r.join(" ")))),
                 }
             }
-            Ok(Command::Test { filter, jobs, host })
+            Ok(Command::Test {
+                filter,
+                jobs,
+                host,
+                linux,
+            })
         }
         "bench" => match args.next() {
             None => Ok(Command::Bench),
@@ -387,7 +421,12 @@ fn dispatch(cmd: Command) -> Result<i32> {
         }
         Command::Run(o) => qemu::run(&o),
         Command::Debug(o) => qemu::debug(&o),
-        Command::Test { filter, jobs, host } => testrun::test(filter.as_deref(), jobs, host),
+        Command::Test {
+            filter,
+            jobs,
+            host,
+            linux,
+        } => testrun::test(filter.as_deref(), jobs, host, linux),
         Command::Bench => bench::bench(),
     }
 }
@@ -487,7 +526,8 @@ mod tests {
             Command::Test {
                 filter: None,
                 jobs: 2,
-                host: true
+                host: true,
+                linux: testrun::LinuxMode::Auto,
             }
         );
         assert_eq!(
@@ -495,7 +535,8 @@ mod tests {
             Command::Test {
                 filter: Some("smp".into()),
                 jobs: 4,
-                host: true
+                host: true,
+                linux: testrun::LinuxMode::Auto,
             }
         );
         assert_eq!(
@@ -503,9 +544,23 @@ mod tests {
             Command::Test {
                 filter: None,
                 jobs: 3,
-                host: false
+                host: false,
+                linux: testrun::LinuxMode::Auto,
             }
         );
+        assert_eq!(
+            parse("test vfork --against-linux").unwrap(),
+            Command::Test {
+                filter: Some("vfork".into()),
+                jobs: 2,
+                host: true,
+                linux: testrun::LinuxMode::Only,
+            }
+        );
+        let Command::Test { linux, .. } = parse("test --no-linux --no-linux").unwrap() else {
+            panic!()
+        };
+        assert_eq!(linux, testrun::LinuxMode::Off);
     }
 
     #[test]
@@ -527,6 +582,9 @@ mod tests {
             "run -é",
             "run -",
             "test -j -1",
+            "test --against-linux --no-linux",
+            "test --no-linux --against-linux",
+            "test --against-linux=yes",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }

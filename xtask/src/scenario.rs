@@ -94,6 +94,8 @@ struct RawScenario {
     initrd: String,
     #[serde(default)]
     qemu_args: Vec<String>,
+    #[serde(default)]
+    linux: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +138,9 @@ pub struct Scenario {
     pub initrd: Option<ScenarioInitrd>,
     /// Extra QEMU arguments (e.g. `-icount shift=0` for load-independent timing).
     pub qemu_args: Vec<String>,
+    /// Also boot Linux with the same initramfs and command line and compare
+    /// the program's result lines (the `linux:<name>` check, oracle.rs).
+    pub linux: bool,
 }
 
 /// The pc machine has four ISA serial ports.
@@ -178,6 +183,9 @@ pub fn parse_file(shown: &str, text: &str) -> Result<Vec<Scenario>> {
                 MAX_SERIAL - 1
             );
         }
+        if r.linux && r.initrd.is_empty() {
+            bail!("{ctx}: linux = true compares a user program's results on Tine and Linux, so it needs an initrd (e.g. initrd = \"default\" with append = \"panic=-1 rdinit=/bin/<program>\")");
+        }
         let compile = |res: &[String], key: &str| -> Result<Vec<Regex>> {
             res.iter()
                 .map(|re| {
@@ -206,6 +214,7 @@ pub fn parse_file(shown: &str, text: &str) -> Result<Vec<Scenario>> {
                 file => Some(ScenarioInitrd::File(PathBuf::from(file))),
             },
             qemu_args: r.qemu_args,
+            linux: r.linux,
         });
     }
     Ok(out)
@@ -520,6 +529,8 @@ ktest = false
 capture_serial = 0
 other_serial_empty = false
 initrd = ""
+qemu_args = []
+linux = false
 
 [[test]]
 name = "minimal"
@@ -561,6 +572,7 @@ name = "minimal"
         assert_eq!((m.end, m.ktest, m.capture_serial), (End::Any, false, 0));
         assert_eq!(m.append, "");
         assert_eq!(m.initrd, None);
+        assert!(!m.linux);
     }
 
     #[test]
@@ -572,6 +584,14 @@ name = "minimal"
             s.initrd,
             Some(ScenarioInitrd::File(PathBuf::from("tests/x.cpio")))
         );
+    }
+
+    #[test]
+    fn linux_flag() {
+        let s = one(
+            "[[test]]\nname='u'\ninitrd='default'\nappend='panic=-1 rdinit=/bin/x'\nlinux=true\n",
+        );
+        assert!(s.linux);
     }
 
     #[test]
@@ -600,6 +620,8 @@ name = "minimal"
             ("[[test]]\nname = \"a\"\ntimeout = 0\n", "timeout"),
             ("", "no [[test]]"),
             ("[[tests]]\nname = \"a\"\n", "tests"),
+            ("[[test]]\nname = \"a\"\nlinux = true\n", "needs an initrd"),
+            ("[[test]]\nname = \"a\"\nlinux = 1\n", "linux"),
         ];
         for (text, needle) in cases {
             let err = parse_file("tests/bad.toml", text).unwrap_err();

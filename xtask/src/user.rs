@@ -11,6 +11,8 @@
 //! ```text
 //! /dev            directory 0755
 //! /dev/console    character device 5:1, 0600
+//! /dev/null       character device 1:3, 0666
+//! /dev/zero       character device 1:5, 0666
 //! /bin            directory 0755
 //! /tmp            directory 1777
 //! /bin/<name>     every program, 0755
@@ -18,7 +20,9 @@
 //! ```
 //!
 //! It is rewritten only when its contents change, so its modification time
-//! says when a program last did.
+//! says when a program last did. Linux boots the same archive for the
+//! `linux = true` checks: it has no devtmpfs in an initramfs, so the device
+//! nodes the programs use must be in the archive.
 
 use crate::cpio::Cpio;
 use crate::{bail, build, tools, Context, Result};
@@ -178,6 +182,8 @@ pub fn initramfs_image(programs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     let mut c = Cpio::new();
     c.dir("/dev", 0o755)
         .char_dev("/dev/console", 0o600, 5, 1)
+        .char_dev("/dev/null", 0o666, 1, 3)
+        .char_dev("/dev/zero", 0o666, 1, 5)
         .dir("/bin", 0o755)
         .dir("/tmp", 0o1777);
     for (name, data) in programs {
@@ -287,6 +293,8 @@ mod tests {
             [
                 "dev",
                 "dev/console",
+                "dev/null",
+                "dev/zero",
                 "bin",
                 "tmp",
                 "bin/exec_stack",
@@ -304,6 +312,11 @@ mod tests {
         assert_eq!(console.mode & S_IFMT, S_IFCHR);
         assert_eq!((console.rdevmajor, console.rdevminor), (5, 1));
         assert!(console.data.is_empty());
+        for (node, minor) in [("dev/null", 3), ("dev/zero", 5)] {
+            let n = by(node);
+            assert_eq!(n.mode, S_IFCHR | 0o666, "{node}");
+            assert_eq!((n.rdevmajor, n.rdevminor), (1, minor), "{node}");
+        }
         for (name, data) in programs() {
             let f = by(&format!("bin/{name}"));
             assert_eq!(f.mode, S_IFREG | 0o755, "{name}");
@@ -403,7 +416,7 @@ mod tests {
             e.iter().find(|e| e.name == "init").unwrap().data,
             &hello[..]
         );
-        assert_eq!(e.len(), 4 + programs.len() + 1);
+        assert_eq!(e.len(), 6 + programs.len() + 1);
         // A second build changes nothing.
         let before = mtime(&image);
         build_initramfs_at(&source_dir(), &dir, &image).unwrap();

@@ -7,6 +7,8 @@
  *   'o'         isa-debug-exit 0          'f'  isa-debug-exit 1
  *   'k'         print ktest lines, then isa-debug-exit 0
  *   '2'         also print to COM2, then like 'p'
+ *   'u'         print a user test program's result lines, then like 'p'
+ *   'v'         the same, with one check passing under another name
  *   't'         triple fault without printing anything more
  *   anything else: hang
  */
@@ -55,6 +57,10 @@ _start32:
 	je do_com2
 	cmp $'t', %al
 	je triple
+	cmp $'u', %al
+	je do_user
+	cmp $'v', %al
+	je do_user_v
 hang:	hlt
 	jmp hang
 
@@ -83,6 +89,14 @@ do_ktest:
 	mov $ktest_msg, %esi
 	call puts
 	jmp exit_ok
+do_user:
+	mov $user_msg, %esi
+	call puts
+	jmp do_panic
+do_user_v:
+	mov $user_v_msg, %esi
+	call puts
+	jmp do_panic
 triple:
 	lidt null_idt
 	int $3
@@ -108,6 +122,15 @@ ktest_msg:
 	.ascii "[    0.030000] ktest: PASS list::push\n"
 	.ascii "[    0.030001] ktest: PASS mm::buddy\n"
 	.asciz "[    0.030002] ktest: done passed=2 failed=0\n"
+user_msg:
+	.ascii "PASS a\n"
+	.ascii "hello from user space\n"
+	.ascii "PASS b\n"
+	.asciz "done passed=2 failed=0\n"
+user_v_msg:
+	.ascii "PASS a\n"
+	.ascii "PASS c\n"
+	.asciz "done passed=2 failed=0\n"
 	.align 16
 	.fill 1024, 1, 0
 boot_stack_top:
