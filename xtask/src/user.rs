@@ -455,6 +455,7 @@ mod tests {
             ("signals", vec![]),
             ("vfork", vec![hello_path.to_str().unwrap()]),
             ("pipes", vec![hello_path.to_str().unwrap()]),
+            ("threads", vec![hello_path.to_str().unwrap()]),
             ("sighandler", vec![]),
             ("mman", vec![]),
             ("sysmisc", vec![]),

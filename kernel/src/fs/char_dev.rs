@@ -12,6 +12,9 @@
 
 use crate::kernel::errno::*;
 
+/// Serializes writers of the console (Linux: tty->atomic_write_lock).
+static TTY_ATOMIC_WRITE_LOCK: crate::sync::SpinLock<()> = crate::sync::SpinLock::new("atomic_write_lock", ());
+
 pub const MEM_MAJOR: u32 = 1;
 pub const TTYAUX_MAJOR: u32 = 5;
 
@@ -48,6 +51,10 @@ impl CharDev {
     /// (a newline goes out as CR LF, as a tty's ONLCR does).
     pub fn write(self, buf: &[u8]) -> KResult<usize> {
         if self == CharDev::Console {
+            // One write(2) reaches the terminal whole, never interleaved
+            // with another writer's (tty_write's atomic_write_lock; kernel
+            // messages do not take it, as printk does not).
+            let _guard = TTY_ATOMIC_WRITE_LOCK.lock();
             crate::drivers::tty::serial::serial8250::console_write(buf);
         }
         Ok(buf.len())

@@ -97,6 +97,7 @@ fn de_thread() -> KResult<()> {
     if sig.group_exiting() {
         return Err(crate::kernel::errno::EAGAIN);
     }
+    sig.group_exec.store(true, SeqCst);
     crate::kernel::exit::zap_other_threads(&cur);
     let others_gone = || {
         sig.thread_list().iter().all(|t| Arc::ptr_eq(t, &cur) || (t.thread_group_leader() && t.exit_state.load(Acquire) != 0))
@@ -104,6 +105,7 @@ fn de_thread() -> KResult<()> {
     wait_event(&sig.thread_exit_wait, crate::kernel::task::TASK_KILLABLE, || {
         others_gone() || crate::kernel::signal::fatal_signal_pending(&cur)
     });
+    sig.group_exec.store(false, SeqCst);
     if !others_gone() {
         return Err(crate::kernel::errno::EINTR);
     }

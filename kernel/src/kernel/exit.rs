@@ -113,6 +113,8 @@ pub fn do_group_exit(exit_code: i32) -> ! {
     let sig = &cur.signal;
     let code = if sig.group_exiting() {
         sig.group_exit_code.load(SeqCst)
+    } else if sig.group_exec.load(SeqCst) {
+        exit_code // killed by de_thread: only this thread goes
     } else {
         sig.group_exit_code.store(exit_code, SeqCst);
         sig.flags.fetch_or(crate::kernel::signal_struct::SIGNAL_GROUP_EXIT, SeqCst);
@@ -183,6 +185,8 @@ struct WaitOpts {
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_wait4(upid: i64, stat_addr: u64, options: u64, rusage: u64) -> KResult<u64> {
     use crate::kernel::errno::{EINVAL, ESRCH};
+    let options = options as u32 as u64; // an int: __WCLONE is its sign bit
+    let upid = upid as i32 as i64;
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL) != 0 {
         return Err(EINVAL);
     }
@@ -212,6 +216,7 @@ pub const P_PGID: u32 = 2;
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn sys_waitid(which: u32, upid: i32, infop: u64, options: u64, rusage: u64) -> KResult<u64> {
     use crate::kernel::errno::EINVAL;
+    let options = options as u32 as u64;
     if options & !(WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL) != 0 {
         return Err(EINVAL);
     }

@@ -29,6 +29,9 @@ pub struct SignalStruct {
     pub shared_pending: AtomicU64,
     pub shared_info: SpinLock<[KSigInfo; 64]>,
     pub flags: AtomicU32,
+    /// A thread is in de_thread (exec), killing the others: their exits
+    /// must not turn into a group exit (Linux: group_exit_task).
+    pub group_exec: AtomicBool,
     /// The exit code every thread takes once SIGNAL_GROUP_EXIT is set.
     pub group_exit_code: AtomicI32,
     /// The group's threads, leader first (`thread_head`); a thread leaves
@@ -54,6 +57,7 @@ impl SignalStruct {
             shared_pending: AtomicU64::new(0),
             shared_info: SpinLock::new("siglock", [KSigInfo::default(); 64]),
             flags: AtomicU32::new(0),
+            group_exec: AtomicBool::new(false),
             group_exit_code: AtomicI32::new(0),
             threads: SpinLock::new("thread_group", Vec::new()),
             wait_chldexit: WaitQueueHead::new(),
