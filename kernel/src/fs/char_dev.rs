@@ -6,9 +6,10 @@
 //! zeros, /dev/console (5,1) writes to the serial console. Anything else is
 //! ENXIO, as for a device with no driver.
 //!
-//! Left out: the tty layer. Console reads return 0 (end of file) until
-//! there is a serial input path; /dev/tty (5,0) needs a controlling
-//! terminal and is ENXIO for now. /dev/full, /dev/mem and the rest of mem.c.
+//! The console's reads and terminal ioctls are the tty's
+//! (drivers/tty/n_tty.rs); /dev/tty (5,0) opens the caller's controlling
+//! terminal, ENXIO without one. Left out: /dev/full, /dev/mem and the
+//! rest of mem.c, virtual consoles.
 
 use crate::kernel::errno::*;
 
@@ -31,15 +32,18 @@ pub fn chrdev_open(major: u32, minor: u32) -> KResult<CharDev> {
         (MEM_MAJOR, 3) => Ok(CharDev::Null),
         (MEM_MAJOR, 5) => Ok(CharDev::Zero),
         (TTYAUX_MAJOR, 1) => Ok(CharDev::Console),
+        // /dev/tty: the controlling terminal, which can only be the console.
+        (TTYAUX_MAJOR, 0) if crate::drivers::tty::n_tty::CONSOLE_TTY.is_ctty_of(&crate::kernel::task::current()) => Ok(CharDev::Console),
         _ => Err(ENXIO),
     }
 }
 
 impl CharDev {
-    /// `read_null`, `read_iter_zero`; the console has no input yet (EOF).
-    pub fn read(self, buf: &mut [u8]) -> KResult<usize> {
+    /// `read_null`, `read_iter_zero`, and the console's tty_read.
+    pub fn read(self, buf: &mut [u8], nonblock: bool) -> KResult<usize> {
         match self {
-            CharDev::Null | CharDev::Console => Ok(0),
+            CharDev::Null => Ok(0),
+            CharDev::Console => crate::drivers::tty::n_tty::CONSOLE_TTY.read(buf, nonblock),
             CharDev::Zero => {
                 buf.fill(0);
                 Ok(buf.len())

@@ -107,7 +107,11 @@ impl File {
             S_IFDIR => FileOps::Dir,
             S_IFCHR => {
                 let (major, minor) = inode.rdev().unwrap_or((0, 0));
-                FileOps::Chr(chrdev_open(major, minor)?)
+                let dev = chrdev_open(major, minor)?;
+                if dev == CharDev::Console {
+                    crate::drivers::tty::n_tty::CONSOLE_TTY.open(flags & O_NOCTTY != 0);
+                }
+                FileOps::Chr(dev)
             }
             S_IFLNK => return Err(ELOOP),
             _ => return Err(ENXIO),
@@ -125,6 +129,23 @@ impl File {
             pos: SpinLock::new("f_pos_lock", 0),
             pipe: Some((pipe, end)),
         })
+    }
+
+    /// `vfs_poll`: the events ready now (fs/select.rs's POLL* bits).
+    pub fn poll(&self) -> u16 {
+        use super::select::*;
+        let rw = |r: bool, w: bool| (if r { POLLIN | POLLRDNORM } else { 0 }) | (if w { POLLOUT | POLLWRNORM } else { 0 });
+        match (&self.pipe, self.ops) {
+            (Some((pipe, end)), _) => pipe.poll(*end),
+            (None, FileOps::Chr(CharDev::Console)) => rw(crate::drivers::tty::n_tty::CONSOLE_TTY.input_available(), true),
+            // Regular files, directories and memory devices never block.
+            _ => rw(true, true),
+        }
+    }
+
+    /// Is this the console terminal (terminal ioctls apply)?
+    pub fn is_tty(&self) -> bool {
+        self.ops == FileOps::Chr(CharDev::Console)
     }
 
     /// The pipe behind this file, if it is a pipe end.

@@ -6,6 +6,7 @@
 //! - file.rs: `struct file`, filp_open, open flags (fs/open.c, fs/file_table.c)
 //! - read_write.rs: read, write, lseek, getdents' iterate_dir (fs/read_write.c, fs/readdir.c)
 //! - fdtable.rs: `files_struct` (fs/file.c)
+//! - select.rs: poll(2), ppoll(2) (fs/select.c)
 //! - pipe.rs: pipe(2) and pipe2(2) (fs/pipe.c)
 //! - fs_struct.rs: `fs_struct`: root, cwd, umask (fs/fs_struct.c)
 //! - open.rs: chdir, getcwd, truncate, chmod, chown, utimensat, statx (fs/open.c and others)
@@ -29,6 +30,7 @@ pub mod namei;
 pub mod open;
 pub mod pipe;
 pub mod read_write;
+pub mod select;
 pub mod syscalls;
 
 // The API the syscall and exec code uses.

@@ -67,6 +67,34 @@ impl PipeInodeInfo {
         })
     }
 
+    /// `pipe_poll` for the `end` this file is.
+    pub fn poll(&self, end: PipeEnd) -> u16 {
+        use super::select::*;
+        let b = self.buf.lock();
+        match end {
+            PipeEnd::Read => {
+                let mut m = 0;
+                if !b.data.is_empty() {
+                    m |= POLLIN | POLLRDNORM;
+                }
+                if b.writers == 0 {
+                    m |= POLLHUP;
+                }
+                m
+            }
+            PipeEnd::Write => {
+                let mut m = 0;
+                if PIPE_SIZE - b.data.len() >= PIPE_BUF {
+                    m |= POLLOUT | POLLWRNORM;
+                }
+                if b.readers == 0 {
+                    m |= POLLERR;
+                }
+                m
+            }
+        }
+    }
+
     /// Bytes ready to read (FIONREAD).
     pub fn nr_readable(&self) -> usize {
         self.buf.lock().data.len()
@@ -113,6 +141,7 @@ impl PipeInodeInfo {
                     }
                     drop(b);
                     self.wr_wait.wake_up_all();
+                    super::select::poll_wake();
                     return Ok(n);
                 }
                 if b.writers == 0 {
@@ -148,6 +177,7 @@ impl PipeInodeInfo {
                     done += n;
                     drop(b);
                     self.rd_wait.wake_up_all();
+                    super::select::poll_wake();
                     continue;
                 }
             }
@@ -174,6 +204,7 @@ impl PipeInodeInfo {
         }
         self.rd_wait.wake_up_all();
         self.wr_wait.wake_up_all();
+        super::select::poll_wake();
     }
 }
 

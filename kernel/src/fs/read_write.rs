@@ -20,7 +20,7 @@ pub fn vfs_read(file: &File, buf: &mut [u8], pos: &mut u64) -> KResult<usize> {
     let n = match file.ops {
         FileOps::Reg => file.inode().read_at(*pos, buf)?,
         FileOps::Dir => return Err(EISDIR),
-        FileOps::Chr(dev) => dev.read(buf)?,
+        FileOps::Chr(dev) => dev.read(buf, file.flags() & O_NONBLOCK != 0)?,
         FileOps::Pipe => file.pipe().ok_or(EBADF)?.read(buf, file.flags() & O_NONBLOCK != 0)?,
     };
     *pos += n as u64;

@@ -194,11 +194,15 @@ pub fn sys_close(fd: i32) -> KResult<u64> {
     files()?.close_fd(fd).map(|_| 0)
 }
 
-/// `sys_ioctl`: FIONREAD on a pipe; no terminal control yet, so every
-/// other request is ENOTTY (what isatty() expects for a non-terminal).
+/// `sys_ioctl`: the terminal requests on the console (tty_ioctl),
+/// FIONREAD on a pipe; anything else is ENOTTY (what isatty() expects for
+/// a non-terminal).
 pub fn sys_ioctl(fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
     const FIONREAD: u32 = 0x541b;
     let file = fdget(fd)?;
+    if file.is_tty() {
+        return crate::drivers::tty::n_tty::tty_ioctl(cmd, arg);
+    }
     match (file.pipe(), cmd) {
         (Some(pipe), FIONREAD) => {
             let n = pipe.nr_readable() as i32;

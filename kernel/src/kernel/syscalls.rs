@@ -130,6 +130,8 @@ pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>>
         157 => sys::sys_prctl(a[0], a[1], a[2], a[3], a[4]),
         247 => exit::sys_waitid(a[0] as u32, a[1] as i32, a[2], a[3], a[4]),
         435 => crate::kernel::fork::sys_clone3(regs, a[0], a[1]),
+        7 => crate::fs::select::sys_poll(a[0], a[1], a[2] as i32),
+        271 => crate::fs::select::sys_ppoll(a[0], a[1], a[2], a[3], a[4]),
         _ => return None,
     })
 }

@@ -62,5 +62,8 @@ fn irq_exit() {
 
 fn smp_apic_timer_interrupt(regs: &mut PtRegs) {
     crate::kernel::time::tick_periodic(regs.user_mode());
+    if super::percpu::smp_processor_id() == 0 {
+        crate::drivers::tty::serial::serial8250::serial8250_poll();
+    }
     crate::kernel::ktest::timer_hook();
 }

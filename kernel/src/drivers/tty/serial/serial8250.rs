@@ -1,8 +1,9 @@
 //! The 8250/16550 UART as a polled console (mirrors
 //! drivers/tty/serial/8250/8250_core.c's `serial8250_console_write` path).
-//! Leaves out interrupts, the tty layer and modem control: the console only
-//! writes, polling the line-status register, which is what Linux's console
-//! does too (it must work from panic with interrupts off).
+//! Output polls the line-status register, which is what Linux's console
+//! does too (it must work from panic with interrupts off); input is polled
+//! on the timer tick and goes to the tty (n_tty.rs). Leaves out interrupts
+//! and modem control.
 
 use crate::arch::processor::{inb, outb};
 use core::sync::atomic::{AtomicU16, Ordering::Relaxed};
@@ -17,6 +18,8 @@ const UART_LCR: u16 = 3;
 const UART_MCR: u16 = 4;
 const UART_LSR: u16 = 5;
 const UART_LSR_THRE: u8 = 0x20;
+const UART_LSR_DR: u8 = 0x01;
+const UART_RX: u16 = 0;
 const UART_LCR_DLAB: u8 = 0x80;
 
 /// I/O base of the console port (0 = none).
@@ -51,6 +54,24 @@ fn putc(base: u16, c: u8) {
         core::hint::spin_loop();
     }
     outb(base + UART_TX, c);
+}
+
+/// `serial8250_rx_chars`, polled: hand every byte the UART holds to the
+/// console tty. Called on CPU 0's timer tick (no device interrupts yet);
+/// QEMU holds input back while the receive FIFO is full, so none is lost.
+pub fn serial8250_poll() {
+    let base = CONSOLE_PORT.load(Relaxed);
+    if base == 0 {
+        return;
+    }
+    for _ in 0..256 {
+        let lsr = inb(base + UART_LSR);
+        if lsr == 0xff || lsr & UART_LSR_DR == 0 {
+            break;
+        }
+        let c = inb(base + UART_RX);
+        crate::drivers::tty::n_tty::CONSOLE_TTY.receive_char(c);
+    }
 }
 
 /// `serial8250_console_write`: a newline becomes CR LF, as `uart_console_write` does.
