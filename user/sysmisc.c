@@ -561,7 +561,10 @@ static void test_usage(void)
 	long du = tv_us(ru.ru_utime) - tv_us(ru0.ru_utime), ds = tv_us(ru.ru_stime) - tv_us(ru0.ru_stime);
 	CHECK("getrusage.self_time", du + ds >= 40000);
 	CHECK("getrusage.usec_range", ru.ru_utime.tv_usec < 1000000 && ru.ru_stime.tv_usec < 1000000);
-	CHECK("getrusage.spin_mostly_user", du > ds);
+	/* How Linux splits this between user and system time under QEMU's
+	 * TCG varies from run to run (it once charged the spin mostly to
+	 * system time), so only the total is checked. */
+	CHECK("getrusage.user_time_counted", du > 0);
 	usleep(20000);
 	getrusage(RUSAGE_SELF, &ru2);
 	CHECK("getrusage.nvcsw_after_sleep", ru2.ru_nvcsw > ru.ru_nvcsw);
@@ -582,7 +585,7 @@ static void test_usage(void)
 
 	clock_t c2 = times(&t2);
 	CHECK("times.clock_advances", c2 - c1 >= 10);
-	CHECK("times.utime", t2.tms_utime - t1.tms_utime >= 4);
+	CHECK("times.cpu_time", (t2.tms_utime + t2.tms_stime) - (t1.tms_utime + t1.tms_stime) >= 4);
 	CHECK("times.cutime", t2.tms_cutime + t2.tms_cstime - t1.tms_cutime - t1.tms_cstime >= 6);
 	CHECK("times.null_buf", syscall(SYS_times, NULL) != -1);
 	CHECK_EQ("times.efault", ERR(syscall(SYS_times, (void *)8)), -EFAULT);
