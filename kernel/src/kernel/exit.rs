@@ -275,20 +275,35 @@ fn do_wait(wo: &WaitOpts) -> KResult<i32> {
             v
         }
     };
+    // Look under the list lock for the first reapable child (without
+    // copying the list: a parent of thousands reaps in O(1) each), then
+    // reap it without the lock; another waiter may win it, so look again.
     let scan = || -> KResult<Option<i32>> {
-        let mut any = false;
-        for t in waiters() {
-            let children = t.children.lock_irqsave().clone();
-            for c in children.iter().filter(|c| eligible_child(wo, c)) {
-                any = true;
-                if wo.flags & WEXITED != 0 && c.exit_state.load(Acquire) == EXIT_ZOMBIE && !delay_group_leader(c) {
-                    if let Some(pid) = wait_task_zombie(wo, c)? {
+        loop {
+            let mut any = false;
+            let mut found = None;
+            for t in waiters() {
+                let children = t.children.lock_irqsave();
+                for c in children.iter().filter(|c| eligible_child(wo, c)) {
+                    any = true;
+                    if wo.flags & WEXITED != 0 && c.exit_state.load(Acquire) == EXIT_ZOMBIE && !delay_group_leader(c) {
+                        found = Some(c.clone());
+                        break;
+                    }
+                }
+                if found.is_some() {
+                    break;
+                }
+            }
+            match found {
+                Some(c) => {
+                    if let Some(pid) = wait_task_zombie(wo, &c)? {
                         return Ok(Some(pid));
                     }
                 }
+                None => return if any { Ok(None) } else { Err(ECHILD) },
             }
         }
-        if any { Ok(None) } else { Err(ECHILD) }
     };
     // Eligible children, and how many of them are reapable zombies.
     let snapshot = || -> (usize, usize) {
@@ -433,7 +448,7 @@ fn forget_original_parent(tsk: &Arc<TaskStruct>) {
         if !same_group && c.exit_state.load(Acquire) == EXIT_ZOMBIE && !delay_group_leader(&c) {
             zombies.push(c.clone());
         }
-        reaper.children.lock_irqsave().push(c);
+        reaper.children.lock_irqsave().push_back(c);
     }
     // reparent_leader: a zombie's new parent hears of it (and may autoreap).
     for z in zombies {
@@ -472,7 +487,10 @@ fn exit_notify(tsk: &Arc<TaskStruct>) {
 pub fn release_task(p: &Arc<TaskStruct>) {
     if p.thread_group_leader() {
         if let Some(parent) = p.real_parent.lock_irqsave().upgrade() {
-            parent.children.lock_irqsave().retain(|c| !Arc::ptr_eq(c, p));
+            let mut children = parent.children.lock_irqsave();
+            if let Some(i) = children.iter().position(|c| Arc::ptr_eq(c, p)) {
+                children.remove(i);
+            }
         }
     }
     p.signal.threads.lock_irqsave().retain(|w| !core::ptr::eq(w.as_ptr(), Arc::as_ptr(p)));

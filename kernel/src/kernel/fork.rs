@@ -305,7 +305,7 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
         *p.group_leader.lock_irqsave() = cur.group_leader.lock_irqsave().clone();
     } else {
         *p.group_leader.lock_irqsave() = Arc::downgrade(&p);
-        parent.children.lock_irqsave().push(p.clone());
+        parent.children.lock_irqsave().push_back(p.clone());
     }
     p.signal.threads.lock_irqsave().push(Arc::downgrade(&p));
     attach_pid(&p);

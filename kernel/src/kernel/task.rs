@@ -22,7 +22,6 @@
 use crate::mm::page_alloc;
 use crate::sync::SpinLock;
 use alloc::sync::{Arc, Weak};
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use intrusive_collections::RBTreeAtomicLink;
 
@@ -188,8 +187,9 @@ pub struct TaskStruct {
     // Process tree (TASKLIST_LOCK).
     pub real_parent: SpinLock<Weak<TaskStruct>>,
     pub parent: SpinLock<Weak<TaskStruct>>,
-    /// Our children; `sibling` in Linux is our place in the parent's list.
-    pub children: SpinLock<Vec<Arc<TaskStruct>>>,
+    /// Our children, oldest first; `sibling` in Linux is our place in the
+    /// parent's list. A deque, so reaping the oldest is O(1).
+    pub children: SpinLock<alloc::collections::VecDeque<Arc<TaskStruct>>>,
     pub group_leader: SpinLock<Weak<TaskStruct>>,
 
     pub start_time: u64,
@@ -328,7 +328,7 @@ impl TaskStruct {
             pi_lock: SpinLock::new("pi_lock", ()),
             real_parent: SpinLock::new("tasklist", Weak::new()),
             parent: SpinLock::new("tasklist", Weak::new()),
-            children: SpinLock::new("tasklist", Vec::new()),
+            children: SpinLock::new("tasklist", alloc::collections::VecDeque::new()),
             group_leader: SpinLock::new("tasklist", Weak::new()),
             start_time: crate::kernel::time::ktime_get_ns(),
             utime: AtomicU64::new(0),
