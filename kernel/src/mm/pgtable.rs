@@ -299,12 +299,12 @@ impl PageTable {
     pub fn for_each_pte(&mut self, start: u64, end: u64, mut f: impl FnMut(u64, &mut u64)) {
         fn level_walk(table: u64, level: u32, base: u64, start: u64, end: u64, f: &mut dyn FnMut(u64, &mut u64)) {
             let span = 1u64 << (12 + 9 * level);
-            for i in 0..ENTRIES {
+            // Only the entries that overlap [start, end): a walk costs what
+            // is mapped, not 512 probes per level.
+            let first = if start > base { ((start - base) / span) as usize } else { 0 };
+            let last = (((end - 1).saturating_sub(base)) / span).min(ENTRIES as u64 - 1) as usize;
+            for i in first..=last {
                 let lo = base + i as u64 * span;
-                let hi = lo + span;
-                if hi <= start || lo >= end {
-                    continue;
-                }
                 let e = read_entry(table, i);
                 if !(if level == 0 { pte_mapped(e) } else { e & PteFlags::PRESENT.bits() != 0 }) {
                     continue;
