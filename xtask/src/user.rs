@@ -456,6 +456,7 @@ mod tests {
             ("vfork", vec![hello_path.to_str().unwrap()]),
             ("pipes", vec![hello_path.to_str().unwrap()]),
             ("threads", vec![hello_path.to_str().unwrap()]),
+            ("poll", vec![]),
             ("sighandler", vec![]),
             ("mman", vec![]),
             ("sysmisc", vec![]),

@@ -132,6 +132,8 @@ pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>>
         435 => crate::kernel::fork::sys_clone3(regs, a[0], a[1]),
         7 => crate::fs::select::sys_poll(a[0], a[1], a[2] as i32),
         271 => crate::fs::select::sys_ppoll(a[0], a[1], a[2], a[3], a[4]),
+        23 => crate::fs::select::sys_select(a[0] as i32, a[1], a[2], a[3], a[4]),
+        270 => crate::fs::select::sys_pselect6(a[0] as i32, a[1], a[2], a[3], a[4], a[5]),
         _ => return None,
     })
 }
