@@ -256,6 +256,27 @@ static void clone_and_wait(void)
 	CHECK_EQ("wait.__WCLONE", (long)waitpid(c, &st, __WCLONE), (long)c);
 	CHECK("wait.__WCLONE_status", WIFEXITED(st) && WEXITSTATUS(st) == 9);
 
+	/* clone3 as fork: struct clone_args {flags, pidfd, child_tid,
+	 * parent_tid, exit_signal, stack, stack_size, tls}. */
+	unsigned long long args[8] = { 0, 0, 0, 0, SIGCHLD, 0, 0, 0 };
+	c = syscall(435, args, sizeof args);
+	if (c == 0)
+		_exit(11);
+	CHECK("clone3.fork", c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 11);
+	CHECK("clone3.small_size", syscall(435, args, 32) == -1 && errno == EINVAL);
+
+	/* CLONE_PARENT: a process's CLONE_PARENT child is its sibling, our child. */
+	pid_t mid = fork();
+	if (mid == 0) {
+		pid_t sib = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+		if (sib == 0)
+			_exit(12);
+		_exit(sib > 0 && waitpid(sib, 0, WNOHANG) == -1 && errno == ECHILD ? 0 : 1);
+	}
+	CHECK("clone_parent.not_its_child", waitpid(mid, &st, 0) == mid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	pid_t sib = wait(&st);
+	CHECK("clone_parent.our_child", sib > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 12);
+
 	/* waitid: WNOWAIT leaves the zombie; the siginfo describes it. */
 	c = fork();
 	if (c == 0)
