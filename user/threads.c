@@ -17,8 +17,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *hello_path = "/bin/hello";
@@ -69,6 +71,60 @@ static void *exits_early(void *arg)
 	(void)arg;
 	pthread_exit((void *)42);
 	return 0;
+}
+
+static void *set_nofile_100(void *arg)
+{
+	struct rlimit rl;
+
+	(void)arg;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = 100;
+	return (void *)(long)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static long tv_us(struct timeval tv)
+{
+	return tv.tv_sec * 1000000L + tv.tv_usec;
+}
+
+static void *spin_100ms(void *arg)
+{
+	struct timespec a, b;
+
+	(void)arg;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	do {
+		for (volatile int i = 0; i < 100000; i++)
+			;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	} while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 100000000L);
+	return 0;
+}
+
+/* Limits and CPU time belong to the process, not to one thread. */
+static void process_wide(void)
+{
+	pthread_t t;
+	struct rlimit old, now;
+	void *ret;
+
+	getrlimit(RLIMIT_NOFILE, &old);
+	pthread_create(&t, 0, set_nofile_100, 0);
+	pthread_join(t, &ret);
+	getrlimit(RLIMIT_NOFILE, &now);
+	CHECK("rlimit.shared_by_threads", ret == 0 && now.rlim_cur == 100);
+	setrlimit(RLIMIT_NOFILE, &old);
+
+	struct rusage self0, self1, mine;
+	getrusage(RUSAGE_SELF, &self0);
+	pthread_create(&t, 0, spin_100ms, 0);
+	pthread_join(t, 0);
+	getrusage(RUSAGE_SELF, &self1);
+	getrusage(RUSAGE_THREAD, &mine);
+	long grew = tv_us(self1.ru_utime) + tv_us(self1.ru_stime) - tv_us(self0.ru_utime) - tv_us(self0.ru_stime);
+	CHECK("rusage.self_counts_exited_thread", grew >= 80000);
+	CHECK("rusage.thread_is_only_mine", tv_us(mine.ru_utime) + tv_us(mine.ru_stime) < tv_us(self1.ru_utime) + tv_us(self1.ru_stime));
 }
 
 static void basics(void)
@@ -416,6 +472,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		hello_path = argv[1];
 	basics();
+	process_wide();
 	group_exit();
 	process_signals();
 	clone_and_wait();

@@ -493,6 +493,9 @@ pub fn release_task(p: &Arc<TaskStruct>) {
             }
         }
     }
+    if !p.thread_group_leader() {
+        crate::kernel::resource::account_released_thread(p);
+    }
     p.signal.threads.lock_irqsave().retain(|w| !core::ptr::eq(w.as_ptr(), Arc::as_ptr(p)));
     p.signal.thread_exit_wait.wake_up_all();
     detach_pid(p.pid);

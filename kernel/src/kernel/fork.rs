@@ -210,7 +210,7 @@ fn copy_signal(clone_flags: u64, cur: &TaskStruct) -> Arc<crate::kernel::signal_
         cur.signal.live.fetch_add(1, SeqCst);
         cur.signal.clone()
     } else {
-        crate::kernel::signal_struct::SignalStruct::copy_signal(&cur.signal)
+        crate::kernel::signal_struct::SignalStruct::copy_signal(&cur.signal, cur.flags() & PF_IDLE != 0)
     }
 }
 
@@ -262,7 +262,6 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
     copy_files(clone_flags, &cur, &p);
     crate::fs::fs_struct::copy_fs(clone_flags, &cur, &p);
     copy_sighand(clone_flags, &cur, &p);
-    crate::kernel::resource::copy_rlimits(&cur, &p);
     p.blocked.store(cur.blocked.load(Relaxed), Relaxed);
     if let Err(e) = copy_mm(clone_flags, &cur, &p) {
         if clone_flags & CLONE_THREAD != 0 {

@@ -19,7 +19,7 @@
 
 use crate::arch::uaccess::{copy_from_user, copy_to_user};
 use crate::kernel::errno::*;
-use crate::kernel::task::{current, TaskStruct, PF_IDLE};
+use crate::kernel::task::{current, TaskStruct};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering::Relaxed;
 
@@ -94,17 +94,9 @@ pub fn init_rlimits() -> [Rlimit; RLIM_NLIMITS] {
     ]
 }
 
-/// The fork-time copy (copy_signal's rlim copy). Children of the idle
-/// task get init_task's limits as fork_init leaves them, computed now that
-/// memory is known.
-pub fn copy_rlimits(cur: &TaskStruct, p: &TaskStruct) {
-    let rl = if cur.flags() & PF_IDLE != 0 { init_rlimits() } else { *cur.rlim.lock_irqsave() };
-    *p.rlim.lock_irqsave() = rl;
-}
-
 /// `rlimit(resource)`: the current task's soft limit.
 pub fn rlimit(resource: usize) -> u64 {
-    current().rlim.lock_irqsave()[resource].cur
+    current().signal.rlim.lock_irqsave()[resource].cur
 }
 
 /// `do_prlimit`: read and optionally replace one limit of `tsk`.
@@ -120,7 +112,7 @@ pub fn do_prlimit(tsk: &TaskStruct, resource: usize, new: Option<Rlimit>) -> KRe
             return Err(EPERM);
         }
     }
-    let mut rl = tsk.rlim.lock_irqsave();
+    let mut rl = tsk.signal.rlim.lock_irqsave();
     let old = rl[resource];
     if let Some(n) = new {
         rl[resource] = n;
@@ -216,11 +208,12 @@ fn cputime_adjust(rtime: u64, utime: u64, stime: u64) -> (u64, u64) {
 /// wait_task_zombie's accounting: the reaped child's time, and what its
 /// own reaped children used, goes to the parent's c* counters.
 pub fn account_reaped_child(parent: &TaskStruct, c: &TaskStruct) {
-    let (u, s) = task_cputime_adjusted(c);
-    parent.cutime.fetch_add(u + c.cutime.load(Relaxed), Relaxed);
-    parent.cstime.fetch_add(s + c.cstime.load(Relaxed), Relaxed);
-    parent.cnvcsw.fetch_add(c.nvcsw.load(Relaxed) + c.cnvcsw.load(Relaxed), Relaxed);
-    parent.cnivcsw.fetch_add(c.nivcsw.load(Relaxed) + c.cnivcsw.load(Relaxed), Relaxed);
+    let own = thread_group_rusage(c);
+    let (ps, cs) = (&parent.signal, &c.signal);
+    ps.cutime.fetch_add(own.utime + cs.cutime.load(Relaxed), Relaxed);
+    ps.cstime.fetch_add(own.stime + cs.cstime.load(Relaxed), Relaxed);
+    ps.cnvcsw.fetch_add(own.nvcsw + cs.cnvcsw.load(Relaxed), Relaxed);
+    ps.cnivcsw.fetch_add(own.nivcsw + cs.cnivcsw.load(Relaxed), Relaxed);
 }
 
 pub const RUSAGE_SELF: i32 = 0;
@@ -236,19 +229,51 @@ pub struct Rusage {
     pub nivcsw: u64,
 }
 
-/// `getrusage`: a thread group is one thread, so RUSAGE_SELF and
-/// RUSAGE_THREAD agree.
+/// One thread's usage.
+fn task_rusage(p: &TaskStruct) -> Rusage {
+    let (utime, stime) = task_cputime_adjusted(p);
+    Rusage { utime, stime, nvcsw: p.nvcsw.load(Relaxed), nivcsw: p.nivcsw.load(Relaxed) }
+}
+
+/// `thread_group_cputime` and friends: every live thread of `p`'s process
+/// plus what its released threads left in the signal_struct.
+pub fn thread_group_rusage(p: &TaskStruct) -> Rusage {
+    let s = &p.signal;
+    let mut r = Rusage { utime: s.utime.load(Relaxed), stime: s.stime.load(Relaxed), nvcsw: s.nvcsw.load(Relaxed), nivcsw: s.nivcsw.load(Relaxed) };
+    let threads = s.thread_list();
+    let one = [task_rusage(p)];
+    let live: alloc::vec::Vec<Rusage> = if threads.is_empty() { one.to_vec() } else { threads.iter().map(|t| task_rusage(t)).collect() };
+    for t in live {
+        r.utime += t.utime;
+        r.stime += t.stime;
+        r.nvcsw += t.nvcsw;
+        r.nivcsw += t.nivcsw;
+    }
+    r
+}
+
+/// `__exit_signal`'s accounting: a released non-leader thread's time stays
+/// with its process.
+pub fn account_released_thread(t: &TaskStruct) {
+    let r = task_rusage(t);
+    let s = &t.signal;
+    s.utime.fetch_add(r.utime, Relaxed);
+    s.stime.fetch_add(r.stime, Relaxed);
+    s.nvcsw.fetch_add(r.nvcsw, Relaxed);
+    s.nivcsw.fetch_add(r.nivcsw, Relaxed);
+}
+
+/// `getrusage`: RUSAGE_SELF is the whole process (every thread, living or
+/// gone), RUSAGE_THREAD the caller alone.
 pub fn getrusage(p: &TaskStruct, who: i32) -> KResult<Rusage> {
     match who {
-        RUSAGE_SELF | RUSAGE_THREAD => {
-            let (utime, stime) = task_cputime_adjusted(p);
-            Ok(Rusage { utime, stime, nvcsw: p.nvcsw.load(Relaxed), nivcsw: p.nivcsw.load(Relaxed) })
-        }
+        RUSAGE_SELF => Ok(thread_group_rusage(p)),
+        RUSAGE_THREAD => Ok(task_rusage(p)),
         RUSAGE_CHILDREN => Ok(Rusage {
-            utime: p.cutime.load(Relaxed),
-            stime: p.cstime.load(Relaxed),
-            nvcsw: p.cnvcsw.load(Relaxed),
-            nivcsw: p.cnivcsw.load(Relaxed),
+            utime: p.signal.cutime.load(Relaxed),
+            stime: p.signal.cstime.load(Relaxed),
+            nvcsw: p.signal.cnvcsw.load(Relaxed),
+            nivcsw: p.signal.cnivcsw.load(Relaxed),
         }),
         _ => Err(EINVAL),
     }

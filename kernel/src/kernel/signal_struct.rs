@@ -6,10 +6,13 @@
 //! (copy_signal), a new process gets its own with the parent's process
 //! group and session.
 //!
-//! Left out: the shared rlimits (rlimits are per task, copied at fork:
-//! kernel/resource.rs), the cputime totals, posix timers and itimers, the
-//! controlling tty (drivers/tty keeps the session's tty), and the
-//! per-namespace pid structs: ids here are plain numbers.
+//! It also holds the resource limits (`rlim`), the reaped children's
+//! usage (cutime, cstime, ...) and the time of the group's threads that
+//! are gone, as Linux's does.
+//!
+//! Left out: posix timers and itimers, the controlling tty (drivers/tty
+//! keeps the session that owns the console), and the per-namespace pid
+//! structs: ids here are plain numbers.
 
 use crate::kernel::sched::wait::WaitQueueHead;
 use crate::kernel::signal::KSigInfo;
@@ -47,11 +50,33 @@ pub struct SignalStruct {
     /// prctl(PR_SET_CHILD_SUBREAPER), and whether an ancestor set it.
     pub is_child_subreaper: AtomicBool,
     pub has_child_subreaper: AtomicBool,
+    /// Resource limits (`rlim`), shared by the threads.
+    pub rlim: SpinLock<[crate::kernel::resource::Rlimit; crate::kernel::resource::RLIM_NLIMITS]>,
+    /// What reaped children used (cutime, cstime, cnvcsw, cnivcsw), in ns
+    /// and counts, added in wait_task_zombie.
+    pub cutime: AtomicU64,
+    pub cstime: AtomicU64,
+    pub cnvcsw: AtomicU64,
+    pub cnivcsw: AtomicU64,
+    /// CPU time and switches of the group's released threads (__exit_signal).
+    pub utime: AtomicU64,
+    pub stime: AtomicU64,
+    pub nvcsw: AtomicU64,
+    pub nivcsw: AtomicU64,
 }
 
 impl SignalStruct {
     /// A process's signal_struct, in process group `pgrp` of `session`.
     pub fn new(pgrp: i32, session: i32, has_child_subreaper: bool) -> Arc<SignalStruct> {
+        Self::with_rlimits(pgrp, session, has_child_subreaper, crate::kernel::resource::init_rlimits())
+    }
+
+    fn with_rlimits(
+        pgrp: i32,
+        session: i32,
+        has_child_subreaper: bool,
+        rlim: [crate::kernel::resource::Rlimit; crate::kernel::resource::RLIM_NLIMITS],
+    ) -> Arc<SignalStruct> {
         Arc::new(SignalStruct {
             live: AtomicI32::new(1),
             shared_pending: AtomicU64::new(0),
@@ -66,15 +91,28 @@ impl SignalStruct {
             session: AtomicI32::new(session),
             is_child_subreaper: AtomicBool::new(false),
             has_child_subreaper: AtomicBool::new(has_child_subreaper),
+            rlim: SpinLock::new("rlim", rlim),
+            cutime: AtomicU64::new(0),
+            cstime: AtomicU64::new(0),
+            cnvcsw: AtomicU64::new(0),
+            cnivcsw: AtomicU64::new(0),
+            utime: AtomicU64::new(0),
+            stime: AtomicU64::new(0),
+            nvcsw: AtomicU64::new(0),
+            nivcsw: AtomicU64::new(0),
         })
     }
 
-    /// `copy_signal`: a new process's, inheriting the group and session.
-    pub fn copy_signal(parent: &SignalStruct) -> Arc<SignalStruct> {
-        SignalStruct::new(
+    /// `copy_signal`: a new process's, inheriting the group, the session
+    /// and the limits (`fresh_limits`: init_task's, for the idle task's
+    /// children, computed now that memory is known).
+    pub fn copy_signal(parent: &SignalStruct, fresh_limits: bool) -> Arc<SignalStruct> {
+        let rlim = if fresh_limits { crate::kernel::resource::init_rlimits() } else { *parent.rlim.lock_irqsave() };
+        SignalStruct::with_rlimits(
             parent.pgrp.load(Relaxed),
             parent.session.load(Relaxed),
             parent.has_child_subreaper.load(Relaxed) || parent.is_child_subreaper.load(Relaxed),
+            rlim,
         )
     }
 

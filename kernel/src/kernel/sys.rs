@@ -103,9 +103,9 @@ fn nsec_to_clock_t(ns: u64) -> u64 {
 pub fn sys_times(tbuf: u64) -> KResult<u64> {
     if tbuf != 0 {
         let cur = current();
-        let (u, s) = crate::kernel::resource::task_cputime_adjusted(&cur);
+        let r = crate::kernel::resource::thread_group_rusage(&cur);
         let mut b = [0u8; 32];
-        for (i, v) in [u, s, cur.cutime.load(Relaxed), cur.cstime.load(Relaxed)].iter().enumerate() {
+        for (i, v) in [r.utime, r.stime, cur.signal.cutime.load(Relaxed), cur.signal.cstime.load(Relaxed)].iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&nsec_to_clock_t(*v).to_le_bytes());
         }
         copy_to_user(tbuf, &b)?;

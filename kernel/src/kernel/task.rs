@@ -232,15 +232,6 @@ pub struct TaskStruct {
     pub vfork_done: SpinLock<Option<Arc<crate::kernel::sched::wait::Completion>>>,
     /// Root, cwd and umask (fs_struct), shared with CLONE_FS.
     pub fs: SpinLock<Option<Arc<crate::fs::fs_struct::FsStruct>>>,
-    /// Resource limits. Linux keeps them in signal_struct (per process);
-    /// with one thread per process they live here, copied at fork.
-    pub rlim: SpinLock<[crate::kernel::resource::Rlimit; crate::kernel::resource::RLIM_NLIMITS]>,
-    /// What reaped children used (signal_struct's cutime, cstime, cnvcsw,
-    /// cnivcsw), added in wait_task_zombie; ns and counts.
-    pub cutime: AtomicU64,
-    pub cstime: AtomicU64,
-    pub cnvcsw: AtomicU64,
-    pub cnivcsw: AtomicU64,
 }
 
 /// Tasks created and not yet released (Linux: nr_threads).
@@ -352,11 +343,6 @@ impl TaskStruct {
             clear_child_tid: AtomicU64::new(0),
             vfork_done: SpinLock::new("vfork_done", None),
             fs: SpinLock::new("fs", None),
-            rlim: SpinLock::new("rlim", crate::kernel::resource::init_rlimits()),
-            cutime: AtomicU64::new(0),
-            cstime: AtomicU64::new(0),
-            cnvcsw: AtomicU64::new(0),
-            cnivcsw: AtomicU64::new(0),
         }
     }
 

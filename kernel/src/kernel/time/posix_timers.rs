@@ -35,7 +35,12 @@ pub const EOPNOTSUPP: Errno = Errno(95);
 fn clock_now(clk: u64) -> KResult<u64> {
     match clk {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME => Ok(super::ktime_get_ns()),
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(current().se.sum_exec_runtime.load(Relaxed)),
+        CLOCK_THREAD_CPUTIME_ID => Ok(current().se.sum_exec_runtime.load(Relaxed)),
+        // thread_group_cputime: all threads, living and gone.
+        CLOCK_PROCESS_CPUTIME_ID => {
+            let r = crate::kernel::resource::thread_group_rusage(&current());
+            Ok(r.utime + r.stime)
+        }
         _ => Err(EINVAL),
     }
 }
