@@ -13,6 +13,7 @@
 //! /dev/console    character device 5:1, 0600
 //! /dev/null       character device 1:3, 0666
 //! /dev/zero       character device 1:5, 0666
+//! /dev/tty        character device 5:0, 0666 (the controlling terminal)
 //! /bin            directory 0755
 //! /sbin           directory 0755
 //! /tmp            directory 1777
@@ -222,6 +223,7 @@ pub fn initramfs_image(contents: &Contents) -> Result<Vec<u8>> {
         .char_dev("/dev/console", 0o600, 5, 1)
         .char_dev("/dev/null", 0o666, 1, 3)
         .char_dev("/dev/zero", 0o666, 1, 5)
+        .char_dev("/dev/tty", 0o666, 5, 0)
         .dir("/bin", 0o755)
         .dir("/sbin", 0o755)
         .dir("/tmp", 0o1777)
@@ -517,6 +519,7 @@ mod tests {
                 "dev/console",
                 "dev/null",
                 "dev/zero",
+                "dev/tty",
                 "bin",
                 "sbin",
                 "tmp",
@@ -548,10 +551,10 @@ mod tests {
         assert_eq!(console.mode & S_IFMT, S_IFCHR);
         assert_eq!((console.rdevmajor, console.rdevminor), (5, 1));
         assert!(console.data.is_empty());
-        for (node, minor) in [("dev/null", 3), ("dev/zero", 5)] {
+        for (node, major, minor) in [("dev/null", 1, 3), ("dev/zero", 1, 5), ("dev/tty", 5, 0)] {
             let n = by(node);
             assert_eq!(n.mode, S_IFCHR | 0o666, "{node}");
-            assert_eq!((n.rdevmajor, n.rdevminor), (1, minor), "{node}");
+            assert_eq!((n.rdevmajor, n.rdevminor), (major, minor), "{node}");
         }
         for (name, data) in programs() {
             let f = by(&format!("bin/{name}"));
@@ -696,7 +699,7 @@ mod tests {
         let image = dir.join("initramfs.cpio");
         let programs = build_initramfs_at(&source_dir(), &dir, &image, None).unwrap();
         let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
-        for must in ["hello", "init_exit0", "bootmark", "exec_stack", "syscalls", "signals", "vfork", "mman", "sysmisc", "pipes", "sighandler", "futex"] {
+        for must in ["hello", "init_exit0", "bootmark", "exec_stack", "syscalls", "signals", "vfork", "mman", "sysmisc", "pipes", "sighandler", "futex", "raspbian_proc", "rpi_proc_exit", "zombie", "daemon", "segfault", "tcdrain"] {
             assert!(names.contains(&must), "{must} not in {names:?}");
         }
         for p in &programs {
@@ -715,7 +718,7 @@ mod tests {
         );
         let scripts = find_scripts(&source_dir()).unwrap();
         assert!(!scripts.is_empty());
-        assert_eq!(e.len(), 14 + scripts.len() + programs.len() + 1);
+        assert_eq!(e.len(), 15 + scripts.len() + programs.len() + 1);
         // A second build changes nothing.
         let before = mtime(&image);
         build_initramfs_at(&source_dir(), &dir, &image, None).unwrap();
@@ -760,11 +763,18 @@ mod tests {
             ("mman", vec![]),
             ("sysmisc", vec![]),
             ("futex", vec![]),
+            ("zombie", vec!["0"]),
+            ("daemon", vec!["-s"]),
         ] {
             let out = run(name, &args);
             let text = String::from_utf8_lossy(&out.stdout);
             assert_eq!(out.status.code(), Some(0), "{name}: {text}");
             assert!(!text.contains("FAIL"), "{name}: {text}");
         }
+        // The shell tests' helpers.
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(run("segfault", &[]).status.signal(), Some(libc::SIGSEGV));
+        assert_eq!(run("tcdrain", &["3"]).status.code(), Some(3));
+        assert_eq!(run("tcdrain", &[]).status.code(), Some(0));
     }
 }
