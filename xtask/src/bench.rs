@@ -442,6 +442,7 @@ fn proc_bench(tine: &Path, dir: &Path) -> Result {
     let initramfs = dir.join("procbench-initramfs.cpio");
     match user::build_initramfs() {
         Ok(built) => {
+            let built = built.path;
             std::fs::copy(&built, &initramfs).with_context(|| {
                 format!("copying {} to {}", built.display(), initramfs.display())
             })?;

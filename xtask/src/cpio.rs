@@ -8,6 +8,7 @@
 const S_IFDIR: u32 = 0o040000;
 const S_IFCHR: u32 = 0o020000;
 const S_IFREG: u32 = 0o100000;
+const S_IFLNK: u32 = 0o120000;
 
 #[derive(Default)]
 pub struct Cpio {
@@ -61,6 +62,18 @@ impl Cpio {
             nlink: 1,
             rdev: (0, 0),
             data,
+        })
+    }
+
+    /// A symbolic link to `target`, which is stored as the entry's data
+    /// (as `cpio -H newc` does; Linux's do_symlink reads it from there).
+    pub fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
+        self.entry(Entry {
+            name,
+            mode: S_IFLNK | 0o777,
+            nlink: 1,
+            rdev: (0, 0),
+            data: target.as_bytes(),
         })
     }
 
@@ -177,5 +190,20 @@ mod tests {
         // 110 + 12 = 122 -> 124
         assert_eq!(&h[124..130], b"070701");
         assert!(a.len().is_multiple_of(4));
+    }
+
+    #[test]
+    fn symlink_entry() {
+        let mut c = Cpio::new();
+        c.symlink("/bin/sh", "busybox");
+        let a = c.finish();
+        assert_eq!(field(&a, 1), 0o120777);
+        assert_eq!(field(&a, 6), 7); // filesize: the target
+        assert_eq!(field(&a, 11), 7); // "bin/sh\0"
+        // 110 + 7 = 117 -> 120, then the target.
+        assert_eq!(&a[110..120], b"bin/sh\0\0\0\0");
+        assert_eq!(&a[120..127], b"busybox");
+        let e: Vec<_> = klib::cpio::entries(&a).collect::<Result<_, _>>().unwrap();
+        assert_eq!((e[0].name, e[0].data), ("bin/sh", &b"busybox"[..]));
     }
 }

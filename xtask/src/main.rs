@@ -59,14 +59,18 @@ COMMANDS:
         section. If musl-gcc is installed, also build the user programs
         (user/**/*.c -> target/tine/user/<name>, musl-gcc -static -O2) and
         target/tine/initramfs.cpio: /dev/console, /bin/<name> for every
-        program, /tmp, and /init = a copy of /bin/hello.
+        program, /tmp, /etc, /tests/*.sh (user/sh), Debian's static busybox
+        with its applets in /bin if the host has it (busybox-static), and
+        /init = user/init.sh (a busybox shell), or without busybox a copy of
+        /bin/hello.
 
     run [--smp N] [--mem SIZE] [--append CMDLINE] [--initrd FILE | --no-initrd] [--release] [-- QEMU-ARGS...]
         Build, then boot in QEMU with the serial console on this terminal
         (Ctrl-C goes to the guest; Ctrl-A X quits QEMU, Ctrl-A C toggles the
         QEMU monitor). Everything after `--` is passed to QEMU.
         Boots with target/tine/initramfs.cpio (built first, needs musl-gcc)
-        unless --initrd FILE names another one or --no-initrd is given.
+        unless --initrd FILE names another one or --no-initrd is given: an
+        interactive busybox shell on the console (poweroff -f ends QEMU).
         Defaults: --smp 2 --mem 256M --append \"console=ttyS0\".
         Exit status: 0 if the guest powered off, reset or wrote 0 to the
         isa-debug-exit port without a kernel panic; 1 if the kernel panicked,
@@ -79,7 +83,8 @@ COMMANDS:
            skipped with --no-host),
         3. build the user programs and target/tine/initramfs.cpio (if
            musl-gcc is installed; scenarios with initrd = \"default\" fail
-           without it) and the kernel (debug),
+           without it; those with busybox = true are skipped without a
+           static busybox) and the kernel (debug),
         4. boot every scenario from tests/*.toml whose name contains FILTER,
            up to N QEMUs at a time (default 2). Serial output goes to
            target/tine/test-logs/<name>.log. See tests/README.md for the

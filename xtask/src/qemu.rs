@@ -1,6 +1,7 @@
 //! Starting QEMU: the command line, how a run ended, capturing serial output,
 //! and the interactive `run` and `debug` commands.
 
+use crate::scenario::SendStep;
 use crate::{bail, build, tools, user, Context, Initrd, Result, VmOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -183,6 +184,8 @@ pub struct Captured {
     pub lines: Vec<Line>,
     pub ending: Ending,
     pub stderr: String,
+    /// How many of the input lines were sent.
+    pub sent: usize,
 }
 
 impl Captured {
@@ -225,10 +228,66 @@ impl LineSplitter {
     }
 }
 
+/// Decides when to send console input: step i's line goes out once its
+/// marker has appeared in the output after the end of step i-1's marker
+/// (so a prompt printed before the previous line was sent does not count).
+/// The output is searched as text with '\r' removed, unterminated lines
+/// included (a prompt has no newline).
+pub struct InputFeeder {
+    steps: Vec<SendStep>,
+    seen: String,
+    /// Where the next marker is searched from.
+    from: usize,
+    pub sent: usize,
+}
+
+impl InputFeeder {
+    pub fn new(steps: &[SendStep]) -> InputFeeder {
+        InputFeeder {
+            steps: steps.to_vec(),
+            seen: String::new(),
+            from: 0,
+            sent: 0,
+        }
+    }
+
+    /// Takes more output; returns the bytes to write to the guest now.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if self.sent == self.steps.len() {
+            return Vec::new();
+        }
+        self.seen
+            .push_str(&String::from_utf8_lossy(bytes).replace('\r', ""));
+        let mut out = Vec::new();
+        while let Some(step) = self.steps.get(self.sent) {
+            let Some(i) = self.seen[self.from..].find(step.after.as_str()) else {
+                break;
+            };
+            self.from += i + step.after.len();
+            out.extend_from_slice(step.line.as_bytes());
+            out.push(b'\n');
+            self.sent += 1;
+        }
+        out
+    }
+}
+
 /// Runs QEMU with its (single, piped) `stdio` serial port captured, stdin
 /// closed, and a deadline. Serial bytes are also written to `log` as they
 /// arrive, so the log of a hanging VM can be watched.
 pub fn run_captured(vm: &Vm, timeout: Duration, log: Option<&Path>) -> Result<Captured> {
+    run_with_input(vm, timeout, log, &[])
+}
+
+/// `run_captured`, writing `input`'s lines to the serial port (QEMU's
+/// stdin) as their markers appear (see [`InputFeeder`]). With no input,
+/// stdin is closed.
+pub fn run_with_input(
+    vm: &Vm,
+    timeout: Duration,
+    log: Option<&Path>,
+    input: &[SendStep],
+) -> Result<Captured> {
     let mut log_file = match log {
         Some(p) => {
             Some(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
@@ -238,13 +297,20 @@ pub fn run_captured(vm: &Vm, timeout: Duration, log: Option<&Path>) -> Result<Ca
     let start = Instant::now();
     let mut child = vm
         .command()
-        .stdin(Stdio::null())
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .context("starting qemu-system-x86_64")?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
+    // Kept open until QEMU exits: EOF is not part of the input.
+    let mut stdin = child.stdin.take();
+    let mut feeder = InputFeeder::new(input);
 
     let reader = std::thread::spawn(move || {
         let mut lines = Vec::new();
@@ -264,6 +330,10 @@ pub fn run_captured(vm: &Vm, timeout: Duration, log: Option<&Path>) -> Result<Ca
                 let _ = f.write_all(&buf[..n]);
             }
             splitter.push(&buf[..n], |text| lines.push(Line { at, text }));
+            let send = feeder.push(&buf[..n]);
+            if let (false, Some(w)) = (send.is_empty(), stdin.as_mut()) {
+                let _ = w.write_all(&send).and_then(|_| w.flush());
+            }
         }
         if let Some(text) = splitter.flush() {
             lines.push(Line {
@@ -271,7 +341,8 @@ pub fn run_captured(vm: &Vm, timeout: Duration, log: Option<&Path>) -> Result<Ca
                 text,
             });
         }
-        (lines, bytes)
+        drop(stdin);
+        (lines, bytes, feeder.sent)
     });
     let err_reader = std::thread::spawn(move || {
         let mut s = Vec::new();
@@ -280,7 +351,7 @@ pub fn run_captured(vm: &Vm, timeout: Duration, log: Option<&Path>) -> Result<Ca
     });
 
     let status = wait_deadline(&mut child, start + timeout)?;
-    let (lines, bytes) = reader
+    let (lines, bytes, sent) = reader
         .join()
         .map_err(|_| "serial reader thread panicked".to_string())?;
     let stderr = err_reader
@@ -294,6 +365,7 @@ pub fn run_captured(vm: &Vm, timeout: Duration, log: Option<&Path>) -> Result<Ca
         lines,
         ending,
         stderr,
+        sent,
     })
 }
 
@@ -342,7 +414,7 @@ fn check_initrd(o: &VmOptions) -> Result<Option<PathBuf>> {
             }
             Ok(Some(initrd.clone()))
         }
-        Initrd::Default => user::build_initramfs().map(Some).map_err(|e| {
+        Initrd::Default => user::build_initramfs().map(|i| Some(i.path)).map_err(|e| {
             format!(
                 "{e}\n(or boot without an initramfs: --no-initrd, or with another: --initrd FILE)"
             )
@@ -589,6 +661,34 @@ mod tests {
         assert_eq!(out, vec!["[    0.0] hello", "world"]);
         assert_eq!(s.flush().as_deref(), Some("\u{fffd}x"));
         assert_eq!(s.flush(), None);
+    }
+
+    #[test]
+    fn input_waits_for_each_marker_in_turn() {
+        let step = |after: &str, line: &str| SendStep {
+            after: after.into(),
+            line: line.into(),
+        };
+        let mut f = InputFeeder::new(&[step("/ # ", "echo $$"), step("/ # ", "ls")]);
+        assert_eq!(f.push(b"Tine version\r\nwelcome\r\n/ "), b"");
+        // The marker split across reads, with no newline after it.
+        assert_eq!(f.push(b"# "), b"echo $$\n");
+        assert_eq!(f.sent, 1);
+        // The same prompt does not count twice; the next one does.
+        assert_eq!(f.push(b"echo $$\r\n1\r\n"), b"");
+        assert_eq!(f.push(b"/ # "), b"ls\n");
+        assert_eq!(f.sent, 2);
+        assert_eq!(f.push(b"/ # "), b"");
+        // Two markers in one read send two lines.
+        let mut f = InputFeeder::new(&[step("a", "1"), step("b", "2"), step("c", "3")]);
+        assert_eq!(f.push(b"xaxb"), b"1\n2\n");
+        assert_eq!(f.push(b"a"), b"");
+        assert_eq!(f.push(b"\xffc"), b"3\n");
+        assert_eq!(f.sent, 3);
+        // Markers must come in order.
+        let mut f = InputFeeder::new(&[step("first", "1"), step("second", "2")]);
+        assert_eq!(f.push(b"second first"), b"1\n");
+        assert_eq!(f.sent, 1);
     }
 
     #[test]

@@ -96,6 +96,27 @@ struct RawScenario {
     qemu_args: Vec<String>,
     #[serde(default)]
     linux: bool,
+    #[serde(default)]
+    busybox: bool,
+    #[serde(default)]
+    send: Vec<RawSend>,
+}
+
+/// One `[[test.send]]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSend {
+    after: String,
+    line: String,
+}
+
+/// Console input: once `after` has appeared in the output (after where the
+/// previous step's `after` matched), `line` and a newline are written to the
+/// guest's serial port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendStep {
+    pub after: String,
+    pub line: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +162,10 @@ pub struct Scenario {
     /// Also boot Linux with the same initramfs and command line and compare
     /// the program's result lines (the `linux:<name>` check, oracle.rs).
     pub linux: bool,
+    /// Needs busybox in the default initramfs: skipped if the host has none.
+    pub busybox: bool,
+    /// Console input, step by step.
+    pub send: Vec<SendStep>,
 }
 
 /// The pc machine has four ISA serial ports.
@@ -186,6 +211,17 @@ pub fn parse_file(shown: &str, text: &str) -> Result<Vec<Scenario>> {
         if r.linux && r.initrd.is_empty() {
             bail!("{ctx}: linux = true compares a user program's results on Tine and Linux, so it needs an initrd (e.g. initrd = \"default\" with append = \"panic=-1 rdinit=/bin/<program>\")");
         }
+        if r.busybox && r.initrd != DEFAULT_INITRD {
+            bail!("{ctx}: busybox = true is about the default initramfs, so it needs initrd = \"default\"");
+        }
+        for (i, step) in r.send.iter().enumerate() {
+            if step.after.is_empty() {
+                bail!("{ctx}: send step {}: `after` is empty (the text to wait for before sending the line)", i + 1);
+            }
+            if step.line.contains(['\n', '\r']) {
+                bail!("{ctx}: send step {}: `line` contains a line break (each step sends one line; xtask adds the newline)", i + 1);
+            }
+        }
         let compile = |res: &[String], key: &str| -> Result<Vec<Regex>> {
             res.iter()
                 .map(|re| {
@@ -215,6 +251,15 @@ pub fn parse_file(shown: &str, text: &str) -> Result<Vec<Scenario>> {
             },
             qemu_args: r.qemu_args,
             linux: r.linux,
+            busybox: r.busybox,
+            send: r
+                .send
+                .into_iter()
+                .map(|s| SendStep {
+                    after: s.after,
+                    line: s.line,
+                })
+                .collect(),
         });
     }
     Ok(out)
@@ -260,6 +305,8 @@ pub struct Observed<'a> {
     pub ending: &'a Ending,
     /// The other serial ports: (name like "ttyS0", contents).
     pub other_serial: &'a [(String, Vec<u8>)],
+    /// How many of the scenario's `send` lines were sent.
+    pub sent: usize,
 }
 
 /// A ktest reported by the kernel.
@@ -318,6 +365,20 @@ pub fn check(sc: &Scenario, run: &Observed) -> Verdict {
             }
         }
         v.failures.push(why);
+    }
+
+    if let Some(step) = sc.send.get(run.sent) {
+        let n = run.sent + 1;
+        v.failures.push(match run.sent {
+            0 => format!("input step 1 never ran: {:?} never appeared, so {:?} was not sent", step.after, step.line),
+            _ => format!(
+                "input step {n} never ran: after step {} ({:?}) was sent, {:?} never appeared, so {:?} was not sent",
+                n - 1,
+                sc.send[n - 2].line,
+                step.after,
+                step.line
+            ),
+        });
     }
 
     // Substrings, in order.
@@ -547,6 +608,7 @@ name = "minimal"
                 text,
                 ending: &ending,
                 other_serial: &[],
+                sent: sc.send.len(),
             },
         )
     }
@@ -622,12 +684,76 @@ name = "minimal"
             ("[[tests]]\nname = \"a\"\n", "tests"),
             ("[[test]]\nname = \"a\"\nlinux = true\n", "needs an initrd"),
             ("[[test]]\nname = \"a\"\nlinux = 1\n", "linux"),
+            ("[[test]]\nname = \"a\"\nbusybox = true\n", "needs initrd = \"default\""),
+            (
+                "[[test]]\nname = \"a\"\n[[test.send]]\nafter = \"\"\nline = \"x\"\n",
+                "send step 1: `after` is empty",
+            ),
+            (
+                "[[test]]\nname = \"a\"\n[[test.send]]\nafter = \"# \"\nline = \"a\\nb\"\n",
+                "line break",
+            ),
+            (
+                "[[test]]\nname = \"a\"\n[[test.send]]\nafter = \"# \"\n",
+                "line",
+            ),
+            (
+                "[[test]]\nname = \"a\"\n[[test.send]]\nafter = \"# \"\nline = \"x\"\ndelay = 1\n",
+                "delay",
+            ),
         ];
         for (text, needle) in cases {
             let err = parse_file("tests/bad.toml", text).unwrap_err();
             assert!(err.starts_with("tests/bad.toml: "), "{err}");
             assert!(err.contains(needle), "{needle:?} not in {err}");
         }
+    }
+
+    #[test]
+    fn send_steps_and_busybox() {
+        let sc = one(
+            "[[test]]\nname='sh'\ninitrd='default'\nbusybox=true\n\
+             [[test.send]]\nafter='# '\nline='echo $$'\n\
+             [[test.send]]\nafter='# '\nline=\"sh -c 'exit 3'; echo $?\"\n",
+        );
+        assert!(sc.busybox);
+        assert_eq!(
+            sc.send,
+            [
+                SendStep {
+                    after: "# ".into(),
+                    line: "echo $$".into()
+                },
+                SendStep {
+                    after: "# ".into(),
+                    line: "sh -c 'exit 3'; echo $?".into()
+                },
+            ]
+        );
+        let check_sent = |sent: usize| {
+            let ending = Ending::Reset;
+            check(
+                &sc,
+                &Observed {
+                    text: "x",
+                    ending: &ending,
+                    other_serial: &[],
+                    sent,
+                },
+            )
+            .failures
+        };
+        assert!(check_sent(2).is_empty());
+        assert_eq!(
+            check_sent(0),
+            [r##"input step 1 never ran: "# " never appeared, so "echo $$" was not sent"##]
+        );
+        assert_eq!(
+            check_sent(1),
+            [r##"input step 2 never ran: after step 1 ("echo $$") was sent, "# " never appeared, so "sh -c 'exit 3'; echo $?" was not sent"##]
+        );
+        let m = one("[[test]]\nname='m'\n");
+        assert!(!m.busybox && m.send.is_empty());
     }
 
     #[test]
@@ -778,7 +904,8 @@ name = "minimal"
             &Observed {
                 text: "x",
                 ending: &ending,
-                other_serial: &quiet
+                other_serial: &quiet,
+                sent: 0,
             }
         )
         .passed());
@@ -788,6 +915,7 @@ name = "minimal"
                 text: "x",
                 ending: &ending,
                 other_serial: &noisy,
+                sent: 0,
             },
         );
         assert_eq!(v.failures, ["ttyS0 (not the captured port) received 25 bytes, expected none; first line: [ 0.0] Tine version"]);

@@ -163,6 +163,7 @@ pub fn test(filter: Option<&str>, jobs: usize, host: bool, linux_mode: LinuxMode
         .iter()
         .filter(|s| s.initrd == Some(ScenarioInitrd::Default))
         .count();
+    let mut no_busybox = None;
     let default_initrd: DefaultInitrd = match user::musl_missing() {
         Some(why) => {
             if needing > 0 {
@@ -177,7 +178,10 @@ pub fn test(filter: Option<&str>, jobs: usize, host: bool, linux_mode: LinuxMode
             ))
         }
         None => match user::build_initramfs() {
-            Ok(path) => Ok(path),
+            Ok(built) => {
+                no_busybox = built.no_busybox;
+                Ok(built.path)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 summary.user_failure = Some("user programs FAILED to build (see above)".into());
@@ -185,6 +189,34 @@ pub fn test(filter: Option<&str>, jobs: usize, host: bool, linux_mode: LinuxMode
             }
         },
     };
+
+    // Scenarios that need busybox are skipped when the initramfs has none
+    // (with the reason and the apt hint), the Linux checks with them.
+    let (selected, linux_checks) = match &no_busybox {
+        None => (selected, linux_checks),
+        Some(why) => {
+            let skip = |s: &Scenario| s.busybox && s.initrd == Some(ScenarioInitrd::Default);
+            for s in selected.iter().filter(|s| skip(s)) {
+                println!("test {} ... skipped (the initramfs has no busybox: {why})", s.name);
+                summary.skipped += 1;
+            }
+            for s in linux_checks.iter().filter(|s| skip(s)) {
+                println!(
+                    "test {} ... skipped (the initramfs has no busybox: {why})",
+                    oracle::check_name(&s.name)
+                );
+                summary.skipped += 1;
+            }
+            (
+                selected.into_iter().filter(|s| !skip(s)).collect::<Vec<_>>(),
+                linux_checks.into_iter().filter(|s| !skip(s)).collect::<Vec<_>>(),
+            )
+        }
+    };
+    if selected.is_empty() {
+        println!("\nevery selected VM scenario was skipped");
+        return Ok(summary.print());
+    }
 
     let image = match build::build(false) {
         Ok(image) => image,
@@ -483,7 +515,7 @@ fn run_linux(
     }
     outcome.command = vm.command_line();
     let start = Instant::now();
-    let captured = match qemu::run_captured(&vm, timeout, Some(&outcome.log)) {
+    let captured = match qemu::run_with_input(&vm, timeout, Some(&outcome.log), &sc.send) {
         Ok(c) => c,
         Err(e) => {
             outcome.verdict.failures.push(format!("Linux: {e}"));
@@ -548,7 +580,7 @@ fn run_one(
     outcome.command = vm.command_line();
 
     let start = Instant::now();
-    let captured = match qemu::run_captured(&vm, sc.timeout, Some(&log)) {
+    let captured = match qemu::run_with_input(&vm, sc.timeout, Some(&log), &sc.send) {
         Ok(c) => c,
         Err(e) => {
             outcome.verdict.failures.push(e);
@@ -567,6 +599,7 @@ fn run_one(
             text: &text,
             ending: &captured.ending,
             other_serial: &other_serial,
+            sent: captured.sent,
         },
     );
     if sc.linux {

@@ -26,6 +26,11 @@ pub const MUSL_GCC: Tool = Tool {
     package: "musl-tools",
 };
 
+/// Debian's static busybox: found at /bin/busybox or /usr/bin/busybox
+/// (user.rs), not on PATH, because the dynamic `busybox` package installs
+/// the same name.
+pub const BUSYBOX_STATIC: &str = "busybox-static";
+
 /// Full path of an executable found on PATH.
 pub fn find(bin: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -78,10 +83,7 @@ pub fn ensure(tools: &[Tool]) -> Result {
         bins.join(", "),
         packages.join(" ")
     );
-    apt(&["update"])?;
-    let mut install = vec!["install", "-y"];
-    install.extend(&packages);
-    apt(&install)?;
+    apt_install(&packages)?;
     let still: Vec<&str> = missing
         .iter()
         .filter(|t| find(t.bin).is_none())
@@ -95,6 +97,17 @@ pub fn ensure(tools: &[Tool]) -> Result {
         );
     }
     Ok(())
+}
+
+/// `apt-get update`, then `apt-get install -y <packages>` (as root).
+pub fn apt_install(packages: &[&str]) -> Result {
+    if find("apt-get").is_none() {
+        bail!("apt-get is not available to install {}", packages.join(" "));
+    }
+    apt(&["update"])?;
+    let mut install = vec!["install", "-y"];
+    install.extend(packages);
+    apt(&install)
 }
 
 fn apt(args: &[&str]) -> Result {
