@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -610,7 +611,14 @@ static void test_time(void)
 	struct timezone tz;
 	struct timespec ts, res;
 
+	/* The wall clock is a date, not time since boot (QEMU's RTC is the
+	 * host's clock), and time(2) agrees with gettimeofday. */
+	time_t now0 = (time_t)syscall(SYS_time, NULL);
+	CHECK("time.after_2024", now0 > 1704067200L);
+	time_t now1 = 0;
+	CHECK("time.tloc", syscall(SYS_time, &now1) >= now0 && now1 >= now0);
 	CHECK_EQ("gettimeofday.ok", gettimeofday(&tv, NULL), 0);
+	CHECK("time.matches_gettimeofday", tv.tv_sec - now1 >= 0 && tv.tv_sec - now1 <= 2);
 	CHECK("gettimeofday.usec_range", tv.tv_usec >= 0 && tv.tv_usec < 1000000);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gettimeofday(&tv2, NULL);
@@ -658,6 +666,31 @@ static void test_time(void)
 	t0 = now_ns(CLOCK_MONOTONIC);
 	CHECK_EQ("nanosleep.ok", nanosleep(&ts, &res), 0);
 	CHECK("nanosleep.long_enough", now_ns(CLOCK_MONOTONIC) - t0 >= 5000000);
+}
+
+/* sendfile: file to file, from the position or from an offset. */
+static void test_sendfile(void)
+{
+	char src[300], dst[300], buf[32];
+
+	snprintf(src, sizeof src, "%s/sf_src", base);
+	snprintf(dst, sizeof dst, "%s/sf_dst", base);
+	int in = open(src, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	write(in, "0123456789abcdef", 16);
+	int out = open(dst, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	lseek(in, 4, SEEK_SET);
+	CHECK_EQ("sendfile.from_pos", (long)sendfile(out, in, NULL, 6), 6L);
+	CHECK_EQ("sendfile.pos_advanced", (long)lseek(in, 0, SEEK_CUR), 10L);
+	off_t off = 12;
+	CHECK_EQ("sendfile.from_offset", (long)sendfile(out, in, &off, 100), 4L);
+	CHECK("sendfile.offset_updated_pos_kept", off == 16 && lseek(in, 0, SEEK_CUR) == 10);
+	memset(buf, 0, sizeof buf);
+	CHECK("sendfile.data", pread(out, buf, sizeof buf, 0) == 10 && memcmp(buf, "456789cdef", 10) == 0);
+	CHECK("sendfile.ebadf", sendfile(out, 999, NULL, 1) == -1 && errno == EBADF);
+	close(in);
+	close(out);
+	unlink(src);
+	unlink(dst);
 }
 
 static void test_affinity(void)
@@ -794,6 +827,7 @@ int main(void)
 	test_usage();
 	test_sysinfo();
 	test_time();
+	test_sendfile();
 	test_affinity();
 	test_sched();
 	test_uname();

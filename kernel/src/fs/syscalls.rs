@@ -449,3 +449,66 @@ pub fn sys_getdents64(fd: i32, dirp: u64, count: u64) -> KResult<u64> {
     copy_to_user(dirp, &out)?;
     Ok(out.len() as u64)
 }
+
+/// `sys_sendfile64` (do_sendfile): copy `count` bytes from `in_fd` (from
+/// `*offset`, left updated, if given; else from its file position) to
+/// `out_fd`, through a kernel buffer rather than splice's pipe.
+pub fn sys_sendfile64(out_fd: i32, in_fd: i32, offset: u64, count: u64) -> KResult<u64> {
+    let (inf, outf) = (fdget(in_fd)?, fdget(out_fd)?);
+    if !inf.readable() || !outf.writable() {
+        return Err(EBADF);
+    }
+    let mut pos = if offset != 0 {
+        let p = get_user_u64(offset)? as i64;
+        if p < 0 {
+            return Err(EINVAL);
+        }
+        Some(p as u64)
+    } else {
+        None
+    };
+    let count = count.min(MAX_RW_COUNT) as usize;
+    let mut kbuf = alloc::vec![0u8; count.min(CHUNK)];
+    let mut done = 0usize;
+    let mut err = None;
+    while done < count {
+        let want = (count - done).min(CHUNK);
+        let r = match pos {
+            Some(p) => inf.pread(&mut kbuf[..want], p),
+            None => inf.read(&mut kbuf[..want]),
+        };
+        let n = match r {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        };
+        let w = match outf.write(&kbuf[..n]) {
+            Ok(w) => w,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        };
+        done += w;
+        if let Some(p) = pos.as_mut() {
+            *p += w as u64;
+        } else if w < n {
+            // Unread what the output did not take, so the position counts
+            // only what was sent (a pipe or tty in_fd cannot seek: lost).
+            let _ = inf.lseek(-((n - w) as i64), super::fcntl::SEEK_CUR);
+        }
+        if w < n || n < want {
+            break;
+        }
+    }
+    if let Some(p) = pos {
+        crate::arch::uaccess::put_user_u64(offset, p)?;
+    }
+    match err {
+        Some(e) if done == 0 => Err(e),
+        _ => Ok(done as u64),
+    }
+}

@@ -30,6 +30,7 @@ pub fn start_kernel(bi: &'static BootInfo, boot_tsc: u64) -> ! {
     crate::fs::vfs_caches_init();
     crate::kernel::pid::pidmap_init();
     crate::kernel::sched::sched_init(crate::arch::setup::boot_stack_base());
+    crate::kernel::time::timekeeping_init();
     // Early boot scheduling is fragile until the idle loop runs: the boot
     // CPU's code is not preemptible from here on (as in Linux).
     crate::sync::preempt_disable();

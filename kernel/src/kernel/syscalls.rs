@@ -134,6 +134,8 @@ pub fn dispatch(nr: u64, a: [u64; 6], regs: &mut PtRegs) -> Option<KResult<u64>>
         271 => crate::fs::select::sys_ppoll(a[0], a[1], a[2], a[3], a[4]),
         23 => crate::fs::select::sys_select(a[0] as i32, a[1], a[2], a[3], a[4]),
         270 => crate::fs::select::sys_pselect6(a[0] as i32, a[1], a[2], a[3], a[4], a[5]),
+        40 => crate::fs::syscalls::sys_sendfile64(a[0] as i32, a[1] as i32, a[2], a[3]),
+        201 => crate::kernel::time::posix_timers::sys_time(a[0]),
         _ => return None,
     })
 }

@@ -18,6 +18,7 @@ pub mod percpu;
 pub mod processor;
 pub mod ptregs;
 pub mod reboot;
+pub mod rtc;
 pub mod selftest;
 pub mod syscall;
 pub mod syscall_names;

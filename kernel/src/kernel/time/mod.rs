@@ -61,6 +61,26 @@ pub fn ktime_get_ns() -> u64 {
     local_clock()
 }
 
+/// The wall clock at boot minus the monotonic clock then, in ns since the
+/// epoch (Linux: the offset between tk->xtime and the monotonic base).
+static WALL_TO_MONO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// `timekeeping_init`'s read of the persistent clock (the CMOS RTC).
+pub fn timekeeping_init() {
+    match crate::arch::rtc::read_persistent_clock() {
+        Some(secs) => {
+            let ns = secs.saturating_mul(1_000_000_000).saturating_sub(ktime_get_ns());
+            WALL_TO_MONO.store(ns, Relaxed);
+        }
+        None => pr_warn!("Persistent clock returned invalid value"),
+    }
+}
+
+/// `ktime_get_real_ns`: CLOCK_REALTIME, ns since the epoch.
+pub fn ktime_get_real_ns() -> u64 {
+    WALL_TO_MONO.load(Relaxed) + ktime_get_ns()
+}
+
 pub fn jiffies() -> u64 {
     JIFFIES.load(Relaxed)
 }

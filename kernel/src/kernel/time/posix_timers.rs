@@ -3,8 +3,8 @@
 //! nanosleep, hrtimer_nanosleep, do_nanosleep; kernel/time/time.c:
 //! gettimeofday).
 //!
-//! Tine reads no real-time clock yet, so CLOCK_REALTIME counts from boot,
-//! like the monotonic clocks; all of them read the TSC with nanosecond
+//! CLOCK_REALTIME is the CMOS clock read at boot (arch/x86_64/rtc.rs) plus
+//! the monotonic clock since; all of them read the TSC with nanosecond
 //! resolution (what clock_getres reports, as Linux with high-resolution
 //! timers). Sleeps wait in jiffies (there are no hrtimers), rechecking the
 //! clock after each wake-up, so they last at least the time asked and at
@@ -34,7 +34,8 @@ pub const EOPNOTSUPP: Errno = Errno(95);
 /// The time of `clk` in ns, EINVAL for a clock Tine does not have.
 fn clock_now(clk: u64) -> KResult<u64> {
     match clk {
-        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME => Ok(super::ktime_get_ns()),
+        CLOCK_REALTIME => Ok(super::ktime_get_real_ns()),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME => Ok(super::ktime_get_ns()),
         CLOCK_THREAD_CPUTIME_ID => Ok(current().se.sum_exec_runtime.load(Relaxed)),
         // thread_group_cputime: all threads, living and gone.
         CLOCK_PROCESS_CPUTIME_ID => {
@@ -85,7 +86,7 @@ pub fn sys_clock_getres(clk: u64, tp: u64) -> KResult<u64> {
 /// without daylight saving (what Linux keeps unless settimeofday set it).
 pub fn sys_gettimeofday(tv: u64, tz: u64) -> KResult<u64> {
     if tv != 0 {
-        let ns = super::ktime_get_ns();
+        let ns = super::ktime_get_real_ns();
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&(ns / NSEC_PER_SEC).to_le_bytes());
         b[8..].copy_from_slice(&(ns % NSEC_PER_SEC / 1000).to_le_bytes());
@@ -134,9 +135,20 @@ pub fn sys_clock_nanosleep(clk: u64, flags: u64, rqtp: u64, rmtp: u64) -> KResul
     }
     let t = get_timespec(rqtp)?;
     if flags & TIMER_ABSTIME != 0 {
-        // Every clock here reads ktime, so the deadline is on that clock.
-        do_nanosleep(t, 0)
+        // Sleeps wait on the monotonic clock: a realtime deadline is moved
+        // onto it (the wall clock is never set, so the two stay in step).
+        let mono = if clk == CLOCK_REALTIME { t.saturating_sub(super::ktime_get_real_ns() - super::ktime_get_ns()) } else { t };
+        do_nanosleep(mono, 0)
     } else {
         do_nanosleep(super::ktime_get_ns().saturating_add(t), rmtp)
     }
+}
+
+/// `sys_time`: seconds since the epoch, also stored at `tloc` if given.
+pub fn sys_time(tloc: u64) -> KResult<u64> {
+    let secs = super::ktime_get_real_ns() / NSEC_PER_SEC;
+    if tloc != 0 {
+        crate::arch::uaccess::put_user_u64(tloc, secs)?;
+    }
+    Ok(secs)
 }
