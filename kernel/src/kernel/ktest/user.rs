@@ -214,4 +214,22 @@ fn msleep_until_quiet() {
         }
         crate::kernel::time::timer::msleep(2);
     }
+    drop_lazy_mms();
+}
+
+/// A CPU whose last user task exited keeps that task's mm loaded (lazy
+/// TLB) until it next runs another user task, so the mm's pages are not
+/// free yet. Make every CPU load init_mm, from a kworker on that CPU (in
+/// process context: freeing an mm may need TLB shootdown IPIs), so page
+/// counts taken now are exact.
+fn drop_lazy_mms() {
+    for cpu in 0..crate::arch::percpu::num_online_cpus() {
+        let work = crate::kernel::workqueue::WorkStruct::new(|| {
+            if crate::kernel::task::current().mm.lock_irqsave().is_none() {
+                crate::arch::process::activate_init_mm();
+            }
+        });
+        crate::kernel::workqueue::queue_work_on(cpu, &work);
+        crate::kernel::workqueue::flush_work(&work);
+    }
 }
