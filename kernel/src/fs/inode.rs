@@ -18,8 +18,8 @@
 //! truncate_pagecache does): such a mapping keeps the orphaned page.
 //!
 //! Left out: permission checks (everything runs as root), xattrs,
-//! the dentry/inode caches and mounts. Times are ktime_get_ns() (there is no
-//! wall clock yet), except those an initramfs sets.
+//! the dentry/inode caches and mounts. Times are the wall clock
+//! (`current_time`: CLOCK_REALTIME), or what an initramfs sets.
 //!
 //! Locking: each inode's `i` lock (a leaf, except that a directory's lock
 //! may be held while taking a child's: parent before child). A rename
@@ -28,7 +28,7 @@
 //! moved and the replaced inode's.
 
 use crate::kernel::errno::*;
-use crate::kernel::time::ktime_get_ns;
+use crate::kernel::time::ktime_get_real_ns as current_time;
 use crate::mm::page_alloc::PageRef;
 use crate::sync::SpinLock;
 use alloc::collections::BTreeMap;
@@ -138,7 +138,7 @@ fn alloc_page() -> KResult<PageRef> {
 impl Inode {
     /// `ramfs_get_inode`: a new inode of `mode`'s type, not yet linked anywhere.
     fn new(mode: u32, contents: Contents) -> Arc<Inode> {
-        let now = ktime_get_ns();
+        let now = current_time();
         let nlink = if s_isdir(mode) { 2 } else { 1 };
         Arc::new_cyclic(|this| Inode {
             ino: NEXT_INO.fetch_add(1, Relaxed),
@@ -227,7 +227,7 @@ impl Inode {
     pub fn set_perm(&self, perm: u32) {
         let mode = (self.mode() & !S_IALLUGO) | (perm & S_IALLUGO);
         self.mode.store(mode, Relaxed);
-        self.i.lock().ctime = ktime_get_ns();
+        self.i.lock().ctime = current_time();
     }
 
     pub fn set_owner(&self, uid: u32, gid: u32) {
@@ -250,7 +250,7 @@ impl Inode {
         if let Some(m) = mtime {
             i.mtime = m;
         }
-        i.ctime = ktime_get_ns();
+        i.ctime = current_time();
     }
 
     /// chown(2)'s notify_change: new owner (None keeps one), and for
@@ -270,7 +270,7 @@ impl Inode {
             }
             self.mode.store(mode, Relaxed);
         }
-        self.i.lock().ctime = ktime_get_ns();
+        self.i.lock().ctime = current_time();
     }
 
     /// The name this inode has in directory `dir` (for getcwd's d_path).
@@ -340,7 +340,7 @@ impl Inode {
             }
             done += chunk;
         }
-        i.atime = ktime_get_ns();
+        i.atime = current_time();
         Ok(n)
     }
 
@@ -382,7 +382,7 @@ impl Inode {
         }
         let end = off + done as u64;
         *size = (*size).max(end);
-        let now = ktime_get_ns();
+        let now = current_time();
         (i.mtime, i.ctime) = (now, now);
         Ok((done, end))
     }
@@ -400,7 +400,7 @@ impl Inode {
                 }
             }
             *size = len;
-            let now = ktime_get_ns();
+            let now = current_time();
             (i.mtime, i.ctime) = (now, now);
         }
     }
@@ -455,7 +455,7 @@ impl Inode {
             }
         }
         entries.insert(name.into(), child.clone());
-        let now = ktime_get_ns();
+        let now = current_time();
         (i.mtime, i.ctime) = (now, now);
         Ok(child)
     }
@@ -506,7 +506,7 @@ impl Inode {
         }
         self.add_entry(name, target.clone())?;
         target.nlink.fetch_add(1, Relaxed);
-        target.i.lock().ctime = ktime_get_ns();
+        target.i.lock().ctime = current_time();
         Ok(())
     }
 
@@ -539,7 +539,7 @@ impl Inode {
         } else {
             child.nlink.fetch_sub(1, Relaxed);
         }
-        let now = ktime_get_ns();
+        let now = current_time();
         (i.mtime, i.ctime) = (now, now);
         Ok(child)
     }
@@ -700,7 +700,7 @@ pub fn simple_rename(old_dir: &Arc<Inode>, old_name: &str, new_dir: &Arc<Inode>,
                     to.nlink.fetch_add(1, Relaxed);
                 }
             }
-            t.i.lock().ctime = ktime_get_ns();
+            t.i.lock().ctime = current_time();
         } else {
             if let Some(t) = displaced {
                 if t.is_dir() {
@@ -709,7 +709,7 @@ pub fn simple_rename(old_dir: &Arc<Inode>, old_name: &str, new_dir: &Arc<Inode>,
                 } else {
                     t.nlink.fetch_sub(1, Relaxed);
                 }
-                t.i.lock().ctime = ktime_get_ns();
+                t.i.lock().ctime = current_time();
             }
             if source.is_dir() && !same_dir {
                 old_dir.nlink.fetch_sub(1, Relaxed);
@@ -719,7 +719,7 @@ pub fn simple_rename(old_dir: &Arc<Inode>, old_name: &str, new_dir: &Arc<Inode>,
         if source.is_dir() && !same_dir {
             set_parent(&source, new_dir);
         }
-        let now = ktime_get_ns();
+        let now = current_time();
         for g in [Some(&mut *g1), g2.as_deref_mut()].into_iter().flatten() {
             (g.mtime, g.ctime) = (now, now);
         }

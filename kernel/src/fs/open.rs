@@ -190,7 +190,7 @@ fn utime_arg(sec: u64, nsec: u64, now: u64) -> KResult<Option<u64>> {
 /// `sys_utimensat` (do_utimes): `times` NULL sets both to now; a NULL path
 /// with a real `dfd` changes the open file (flags must then be 0).
 pub fn sys_utimensat(dfd: i32, path: u64, times: u64, flags: u32) -> KResult<u64> {
-    let now = crate::kernel::time::ktime_get_ns();
+    let now = crate::kernel::time::ktime_get_real_ns(); // current_time
     let (atime, mtime) = if times == 0 {
         (Some(now), Some(now))
     } else {

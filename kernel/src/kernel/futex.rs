@@ -42,8 +42,9 @@
 //!
 //! **Timeouts**: FUTEX_WAIT takes a relative timespec (CLOCK_MONOTONIC),
 //! FUTEX_WAIT_BITSET an absolute one on CLOCK_MONOTONIC, or CLOCK_REALTIME
-//! with FUTEX_CLOCK_REALTIME (in Tine both clocks read the same boot-based
-//! ktime, kernel/time/posix_timers.rs). Sleeps are in jiffies, rechecking
+//! with FUTEX_CLOCK_REALTIME (converted to the monotonic clock, which the
+//! wait runs on: Tine's wall clock is never set, so the two move together).
+//! Sleeps are in jiffies, rechecking
 //! the clock on every wake-up, so a wait lasts at least its timeout.
 //!
 //! **Signals**: an untimed wait interrupted by a signal returns ERESTARTSYS
@@ -535,8 +536,8 @@ pub fn do_futex(uaddr: u64, op: u32, val: u32, deadline: Option<u64>, uaddr2: u6
     if op & FUTEX_PRIVATE_FLAG == 0 {
         flags |= FLAGS_SHARED;
     }
-    // FLAGS_CLOCKRT picks the clock of an absolute timeout; in Tine both
-    // clocks read the same ktime (module doc), so only the check remains.
+    // FLAGS_CLOCKRT picks the clock of an absolute timeout (converted in
+    // sys_futex); only waits may ask for it.
     if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI {
         return Err(ENOSYS);
     }
@@ -570,7 +571,15 @@ pub fn sys_futex(uaddr: u64, op: u32, val: u32, utime: u64, uaddr2: u64, val3: u
             return Err(EINVAL); // !timespec64_valid
         }
         let t = (sec as u64).saturating_mul(NSEC_PER_SEC).saturating_add(nsec as u64);
-        deadline = Some(if cmd == FUTEX_WAIT { ktime_get_ns().saturating_add(t) } else { t });
+        deadline = Some(if cmd == FUTEX_WAIT {
+            ktime_get_ns().saturating_add(t)
+        } else if op & FUTEX_CLOCK_REALTIME != 0 {
+            // Waits run on the monotonic clock: move a wall-clock deadline
+            // onto it (the wall clock is never set, so they stay in step).
+            t.saturating_sub(crate::kernel::time::ktime_real_offset())
+        } else {
+            t
+        });
     }
     let val2 = if matches!(cmd, FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_CMP_REQUEUE_PI | FUTEX_WAKE_OP) { utime as u32 } else { 0 };
     do_futex(uaddr, op, val, deadline, uaddr2, val2, val3)

@@ -81,6 +81,12 @@ pub fn ktime_get_real_ns() -> u64 {
     WALL_TO_MONO.load(Relaxed) + ktime_get_ns()
 }
 
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC (`tk->offs_real`): turns a
+/// wall-clock deadline into a monotonic one.
+pub fn ktime_real_offset() -> u64 {
+    WALL_TO_MONO.load(Relaxed)
+}
+
 pub fn jiffies() -> u64 {
     JIFFIES.load(Relaxed)
 }

@@ -137,7 +137,7 @@ pub fn sys_clock_nanosleep(clk: u64, flags: u64, rqtp: u64, rmtp: u64) -> KResul
     if flags & TIMER_ABSTIME != 0 {
         // Sleeps wait on the monotonic clock: a realtime deadline is moved
         // onto it (the wall clock is never set, so the two stay in step).
-        let mono = if clk == CLOCK_REALTIME { t.saturating_sub(super::ktime_get_real_ns() - super::ktime_get_ns()) } else { t };
+        let mono = if clk == CLOCK_REALTIME { t.saturating_sub(super::ktime_real_offset()) } else { t };
         do_nanosleep(mono, 0)
     } else {
         do_nanosleep(super::ktime_get_ns().saturating_add(t), rmtp)
