@@ -129,6 +129,9 @@ pub struct ThreadInfo {
 pub struct ThreadStruct {
     pub sp: AtomicU64,
     pub fsbase: AtomicU64,
+    /// The task's x87/MMX (and, incidentally, SSE) registers while it is
+    /// switched out (Linux: thread.fpu); see arch::process::switch_fpu.
+    pub fpu: crate::arch::process::FpuState,
 }
 
 /// `struct sched_entity` (CFS), protected by the rq lock.
@@ -326,7 +329,7 @@ impl TaskStruct {
             stime: AtomicU64::new(0),
             nvcsw: AtomicU64::new(0),
             nivcsw: AtomicU64::new(0),
-            thread: ThreadStruct { sp: AtomicU64::new(0), fsbase: AtomicU64::new(0) },
+            thread: ThreadStruct { sp: AtomicU64::new(0), fsbase: AtomicU64::new(0), fpu: crate::arch::process::FpuState::new() },
             stack: init.stack,
             kthread: SpinLock::new("kthread", None),
             pending: AtomicU64::new(0),

@@ -32,6 +32,53 @@
     popq %rdi
 .endm
 
+/* The SSE state the kernel's Rust code may change: xmm0-15 and MXCSR,
+ * stored at their fxsave offsets in the 512-byte area at %rsp (16-aligned),
+ * so the area reads as an fxsave image for them. The x87/MMX registers are
+ * not saved here: the kernel never touches them (rustc emits SSE only), so
+ * they stay live in the CPU until a context switch (switch_fpu). fxsave and
+ * fxrstor on every entry cost more than the rest of a system call in QEMU's
+ * TCG. */
+.macro SAVE_SSE
+    movdqa %xmm0, 160(%rsp)
+    movdqa %xmm1, 176(%rsp)
+    movdqa %xmm2, 192(%rsp)
+    movdqa %xmm3, 208(%rsp)
+    movdqa %xmm4, 224(%rsp)
+    movdqa %xmm5, 240(%rsp)
+    movdqa %xmm6, 256(%rsp)
+    movdqa %xmm7, 272(%rsp)
+    movdqa %xmm8, 288(%rsp)
+    movdqa %xmm9, 304(%rsp)
+    movdqa %xmm10, 320(%rsp)
+    movdqa %xmm11, 336(%rsp)
+    movdqa %xmm12, 352(%rsp)
+    movdqa %xmm13, 368(%rsp)
+    movdqa %xmm14, 384(%rsp)
+    movdqa %xmm15, 400(%rsp)
+    stmxcsr 24(%rsp)
+.endm
+
+.macro RESTORE_SSE
+    ldmxcsr 24(%rsp)
+    movdqa 160(%rsp), %xmm0
+    movdqa 176(%rsp), %xmm1
+    movdqa 192(%rsp), %xmm2
+    movdqa 208(%rsp), %xmm3
+    movdqa 224(%rsp), %xmm4
+    movdqa 240(%rsp), %xmm5
+    movdqa 256(%rsp), %xmm6
+    movdqa 272(%rsp), %xmm7
+    movdqa 288(%rsp), %xmm8
+    movdqa 304(%rsp), %xmm9
+    movdqa 320(%rsp), %xmm10
+    movdqa 336(%rsp), %xmm11
+    movdqa 352(%rsp), %xmm12
+    movdqa 368(%rsp), %xmm13
+    movdqa 384(%rsp), %xmm14
+    movdqa 400(%rsp), %xmm15
+.endm
+
     .section .text.entry, "ax"
     .code64
 
@@ -111,11 +158,11 @@ interrupt_body:
     movq %rsp, %rbx               /* rbx = pt_regs, callee-saved */
     /* rbp still holds the interrupted rbp, so a backtrace taken inside the
      * handler walks on into the interrupted frames. */
-    subq $512, %rsp               /* rsp is 16-aligned here: fxsave area */
-    fxsave64 (%rsp)
+    subq $512, %rsp               /* rsp is 16-aligned here: fxsave-layout area */
+    SAVE_SSE
     movq %rbx, %rdi
     call do_IRQ_or_exception
-    fxrstor64 (%rsp)
+    RESTORE_SSE
     movq %rbx, %rsp
     POP_REGS
     addq $16, %rsp                /* vector, error code */
@@ -169,12 +216,12 @@ entry_SYSCALL_64:
     xorl %ebp, %ebp                 /* backtraces end here */
     movq %rsp, %rbx
     subq $512, %rsp
-    fxsave64 (%rsp)
+    SAVE_SSE
     sti
     movq %rbx, %rdi
     call do_syscall_64
     cli
-    fxrstor64 (%rsp)
+    RESTORE_SSE
     jmp ret_to_user_regs
     .size entry_SYSCALL_64, . - entry_SYSCALL_64
 
@@ -207,7 +254,7 @@ ret_to_user_regs:
     .size ret_to_user_regs, . - ret_to_user_regs
 
 /* First return to user mode of a task whose pt_regs were just written
- * (exec from a kernel thread, a forked child): clean SSE state. */
+ * (exec from a kernel thread, a forked child): clean x87 and SSE state. */
     .global ret_to_user_fresh
     .type ret_to_user_fresh, @function
 ret_to_user_fresh:

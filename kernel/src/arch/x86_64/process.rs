@@ -197,6 +197,44 @@ pub fn start_thread(ip: u64, sp: u64) {
     unsafe { super::processor::wrmsr(super::processor::MSR_FS_BASE, 0) };
 }
 
+/// A task's saved FPU image (fxsave format, 16-byte aligned).
+#[repr(C, align(16))]
+pub struct FpuState(core::cell::UnsafeCell<[u8; 512]>);
+
+// SAFETY: only switch_fpu touches the image: on the CPU switching the task
+// out (save) or in (restore), while no other CPU runs that task.
+unsafe impl Sync for FpuState {}
+
+impl FpuState {
+    /// The clean state a new program starts with (fpu__init_state).
+    pub fn new() -> FpuState {
+        FpuState(core::cell::UnsafeCell::new(super::uaccess::init_fpstate.0))
+    }
+}
+
+/// `switch_fpu_prepare` / `switch_fpu_finish`: entries save only what the
+/// kernel's SSE code changes (entry_64.S SAVE_SSE), so the x87/MMX
+/// registers still hold the last user task's values; they move with the
+/// task here. Kernel threads never touch them and are skipped.
+pub fn switch_fpu(prev: &TaskStruct, next: &TaskStruct) {
+    if core::ptr::eq(prev, next) {
+        return;
+    }
+    if !prev.is_kthread() {
+        // SAFETY: prev is switching out on this CPU: its image is ours to
+        // write; the buffer is 16-byte aligned as fxsave requires.
+        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) prev.thread.fpu.0.get(), options(nostack)) };
+    }
+    if !next.is_kthread() {
+        // SAFETY: next is not running anywhere (it is being switched in
+        // here); its image was written by fxsave or is init_fpstate, so
+        // fxrstor cannot fault. The SSE registers it also loads are
+        // caller-saved, so no Rust code holds values in them across this
+        // call; MXCSR becomes next's, the one it ran the kernel with.
+        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) next.thread.fpu.0.get(), options(nostack)) };
+    }
+}
+
 /// After a successful execve system call: the syscall exit path restores
 /// the SSE state saved on entry, just below task_pt_regs; replace it with
 /// the clean initial state (Linux: fpu__clear on exec).
@@ -207,6 +245,9 @@ pub fn reset_user_fpu_on_exec() {
     // the 512 bytes below task_pt_regs on this task's own stack, and
     // restores it from there on the way out.
     unsafe { area.write(super::uaccess::FxState(super::uaccess::init_fpstate.0)) };
+    // The x87 registers are live (not in that area): reset them too.
+    // SAFETY: fninit only resets the x87 unit, which the kernel never uses.
+    unsafe { core::arch::asm!("fninit", options(nostack, nomem)) };
 }
 
 pub const ARCH_SET_GS: u64 = 0x1001;

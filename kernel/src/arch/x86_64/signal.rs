@@ -58,6 +58,39 @@ fn user_fxsave_area() -> *mut [u8; 512] {
     (current().pt_regs_addr() - FXSAVE_SIZE) as *mut [u8; 512]
 }
 
+#[repr(C, align(16))]
+struct Fx([u8; 512]);
+
+/// The user's whole FPU image as fxsave writes it: x87/MMX from the live
+/// registers (the kernel never touches them), xmm0-15 and MXCSR from the
+/// area the entry saved them in (the kernel's code has changed the live
+/// ones since).
+fn user_fpu_image() -> [u8; 512] {
+    let mut live = Fx([0; 512]);
+    // SAFETY: fxsave writes 512 bytes to a 16-byte aligned local buffer.
+    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) live.0.as_mut_ptr(), options(nostack)) };
+    // SAFETY: the current task entered from user mode, and the entry saved
+    // its SSE registers in this area of its own kernel stack.
+    let saved = unsafe { *user_fxsave_area() };
+    live.0[24..28].copy_from_slice(&saved[24..28]); // MXCSR
+    live.0[160..416].copy_from_slice(&saved[160..416]); // xmm0-15
+    live.0
+}
+
+/// Make `fx` the user's FPU state: x87/MMX into the live registers, SSE
+/// into the area the exit path reloads from. MXCSR must be sanitized.
+fn set_user_fpu_image(fx: &[u8; 512]) {
+    let img = Fx(*fx);
+    // SAFETY: a 16-byte aligned image with a valid MXCSR (the caller masks
+    // it), so fxrstor does not fault; the SSE registers it also loads are
+    // caller-saved and reloaded from the area on the way out.
+    unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) img.0.as_ptr(), options(nostack)) };
+    // SAFETY: the current task's own saved user SSE area (see above).
+    let area = unsafe { &mut *user_fxsave_area() };
+    area[24..28].copy_from_slice(&fx[24..28]);
+    area[160..416].copy_from_slice(&fx[160..416]);
+}
+
 /// The user stack pointer of the current task (its saved pt_regs).
 pub fn current_user_sp() -> u64 {
     let regs = current().pt_regs_addr() as *const PtRegs;
@@ -165,9 +198,7 @@ fn setup_rt_frame(ksig: &KSignal, oldmask: u64, regs: &mut PtRegs) -> KResult<()
     if frame >= TASK_SIZE_MAX || frame < 4096 {
         return Err(EFAULT);
     }
-    // SAFETY: the current task is returning to user mode from an entry
-    // that saved its SSE state in this area of its own kernel stack.
-    let fx = unsafe { *user_fxsave_area() };
+    let fx = user_fpu_image();
     copy_to_user(fp, &fx)?;
 
     let cur = current();
@@ -274,9 +305,7 @@ pub fn sys_rt_sigreturn(regs: &mut PtRegs) -> KResult<u64> {
     regs.rflags = (regs.rflags & !FIX_EFLAGS) | (r(17) & FIX_EFLAGS);
     regs.cs = USER_CS;
     regs.ss = USER_DS;
-    // SAFETY: as in setup_rt_frame: the current task's own saved user SSE
-    // area, which the system call exit path restores; MXCSR was sanitized.
-    unsafe { *user_fxsave_area() = fx };
+    set_user_fpu_image(&fx);
     // restore_altstack: a bad uc_stack is ignored, as Linux.
     let _ = sys_sigaltstack(frame + 8 + UC_STACK as u64, 0);
     Ok(regs.rax)

@@ -330,6 +330,7 @@ fn context_switch(mut rq: SpinLockGuard<'static, Rq>, prev: Arc<TaskStruct>, nex
     rq.curr = Some(next.clone());
     set_current(&next);
     crate::arch::process::switch_mm_and_tls(&prev, &next);
+    crate::arch::process::switch_fpu(&prev, &next);
     let next_sp = next.thread.sp.load(Acquire);
     drop(next);
     rq.handoff();
