@@ -10,6 +10,8 @@
 #include "tine_test.h"
 
 #include <errno.h>
+#include <fenv.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -318,8 +320,48 @@ static void kills(void)
 	CHECK("sigaction.kill_einval", sigaction(SIGKILL, &sa, 0) == -1 && errno == EINVAL);
 }
 
+/* Two processes keep different x87 and SSE rounding modes and x87 values
+ * while they switch back and forth: each one's FPU state moves with it. */
+static int fpu_worker(int mode)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof one, &one); /* share a CPU: switch often */
+	fesetround(mode);
+	volatile long double third = 1.0L;
+	third /= 3.0L;
+	for (int i = 0; i < 300; i++) {
+		sched_yield();
+		volatile long double again = 1.0L;
+		again /= 3.0L;
+		volatile double d = 1.0;
+		d /= 3.0; /* SSE: MXCSR's rounding */
+		volatile double d_ref = mode == FE_UPWARD ? 0.33333333333333337 : 0.33333333333333331;
+		if (fegetround() != mode || again != third || d != d_ref)
+			return 1;
+	}
+	return 0;
+}
+
+static void fpu_switches(void)
+{
+	pid_t a = fork();
+	if (a == 0)
+		_exit(fpu_worker(FE_UPWARD));
+	pid_t b = fork();
+	if (b == 0)
+		_exit(fpu_worker(FE_DOWNWARD));
+	int sa, sb;
+	waitpid(a, &sa, 0);
+	waitpid(b, &sb, 0);
+	CHECK("fpu.rounding_modes_survive_switches", WIFEXITED(sa) && WEXITSTATUS(sa) == 0 && WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+}
+
 int main(void)
 {
+	fpu_switches();
 	handler_frame();
 	sa_mask_order();
 	nodefer();
