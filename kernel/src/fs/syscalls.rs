@@ -24,8 +24,12 @@ pub(super) fn fdget(fd: i32) -> KResult<Arc<super::File>> {
     files()?.fget(fd)
 }
 
-/// `sys_read`.
-pub fn sys_read(fd: i32, buf: u64, count: u64) -> KResult<u64> {
+/// The copy loop of read(2) and pread64(2) (`vfs_read` with its
+/// `copy_to_user`): `read(file, kbuf, done)` fills a kernel buffer, which
+/// goes to user memory CHUNK bytes at a time. A short read ends it, so does
+/// any read from a stream (its next read could block with data already
+/// read), and an error after some bytes returns those bytes (EINTR, EAGAIN).
+fn read_to_user(fd: i32, buf: u64, count: u64, read: impl Fn(&super::File, &mut [u8], u64) -> KResult<usize>) -> KResult<u64> {
     let file = fdget(fd)?;
     if !crate::arch::uaccess::access_ok(buf, count as usize) {
         return Err(EFAULT);
@@ -35,9 +39,9 @@ pub fn sys_read(fd: i32, buf: u64, count: u64) -> KResult<u64> {
     let mut done = 0;
     while done < count {
         let want = (count - done).min(CHUNK);
-        let n = match file.read(&mut kbuf[..want]) {
+        let n = match read(&file, &mut kbuf[..want], done as u64) {
             Ok(n) => n,
-            Err(_) if done > 0 => break, // report what was read (EINTR, EAGAIN)
+            Err(_) if done > 0 => break,
             Err(e) => return Err(e),
         };
         if n == 0 {
@@ -45,8 +49,6 @@ pub fn sys_read(fd: i32, buf: u64, count: u64) -> KResult<u64> {
         }
         copy_to_user(buf + done as u64, &kbuf[..n])?;
         done += n;
-        // A short read ends it; so does any read from a stream, whose next
-        // read could block with data already read.
         if n < want || file.is_stream() {
             break;
         }
@@ -54,8 +56,10 @@ pub fn sys_read(fd: i32, buf: u64, count: u64) -> KResult<u64> {
     Ok(done as u64)
 }
 
-/// `sys_write`.
-pub fn sys_write(fd: i32, buf: u64, count: u64) -> KResult<u64> {
+/// The copy loop of write(2) and pwrite64(2): CHUNK bytes at a time from
+/// user memory; a short write ends it, and an error after some bytes
+/// returns those (a signal, EPIPE).
+fn write_from_user(fd: i32, buf: u64, count: u64, write: impl Fn(&super::File, &[u8], u64) -> KResult<usize>) -> KResult<u64> {
     let file = fdget(fd)?;
     if !crate::arch::uaccess::access_ok(buf, count as usize) {
         return Err(EFAULT);
@@ -66,9 +70,9 @@ pub fn sys_write(fd: i32, buf: u64, count: u64) -> KResult<u64> {
     while done < count {
         let want = (count - done).min(CHUNK);
         copy_from_user(&mut kbuf[..want], buf + done as u64)?;
-        let n = match file.write(&kbuf[..want]) {
+        let n = match write(&file, &kbuf[..want], done as u64) {
             Ok(n) => n,
-            Err(_) if done > 0 => break, // a signal or EPIPE after some bytes
+            Err(_) if done > 0 => break,
             Err(e) => return Err(e),
         };
         done += n;
@@ -77,6 +81,16 @@ pub fn sys_write(fd: i32, buf: u64, count: u64) -> KResult<u64> {
         }
     }
     Ok(done as u64)
+}
+
+/// `sys_read`.
+pub fn sys_read(fd: i32, buf: u64, count: u64) -> KResult<u64> {
+    read_to_user(fd, buf, count, |f, b, _| f.read(b))
+}
+
+/// `sys_write`.
+pub fn sys_write(fd: i32, buf: u64, count: u64) -> KResult<u64> {
+    write_from_user(fd, buf, count, |f, b, _| f.write(b))
 }
 
 /// `sys_writev`: struct iovec { base, len } array, written in order.
@@ -143,27 +157,15 @@ pub fn sys_creat(path: u64, mode: u32) -> KResult<u64> {
 
 /// `sys_pread64`: at `pos`, the file position untouched. EINVAL for a
 /// negative position (before the fd is looked at), ESPIPE for what cannot
-/// seek.
+/// seek (even for 0 bytes, as Linux checks FMODE_PREAD first).
 pub fn sys_pread64(fd: i32, buf: u64, count: u64, pos: i64) -> KResult<u64> {
     if pos < 0 {
         return Err(EINVAL);
     }
-    let file = fdget(fd)?;
-    if !crate::arch::uaccess::access_ok(buf, count as usize) {
-        return Err(EFAULT);
+    if count == 0 {
+        fdget(fd)?.pread(&mut [], pos as u64)?;
     }
-    let count = count.min(MAX_RW_COUNT) as usize;
-    let mut kbuf = alloc::vec![0u8; count.min(CHUNK)];
-    let mut done = 0;
-    loop {
-        let want = (count - done).min(CHUNK);
-        let n = file.pread(&mut kbuf[..want], pos as u64 + done as u64)?;
-        copy_to_user(buf + done as u64, &kbuf[..n])?;
-        done += n;
-        if n < want || done == count {
-            return Ok(done as u64);
-        }
-    }
+    read_to_user(fd, buf, count, |f, b, done| f.pread(b, pos as u64 + done))
 }
 
 /// `sys_pwrite64`. With O_APPEND the data still goes to the end, as Linux.
@@ -171,22 +173,10 @@ pub fn sys_pwrite64(fd: i32, buf: u64, count: u64, pos: i64) -> KResult<u64> {
     if pos < 0 {
         return Err(EINVAL);
     }
-    let file = fdget(fd)?;
-    if !crate::arch::uaccess::access_ok(buf, count as usize) {
-        return Err(EFAULT);
+    if count == 0 {
+        fdget(fd)?.pwrite(&[], pos as u64)?;
     }
-    let count = count.min(MAX_RW_COUNT) as usize;
-    let mut kbuf = alloc::vec![0u8; count.min(CHUNK)];
-    let mut done = 0;
-    loop {
-        let want = (count - done).min(CHUNK);
-        copy_from_user(&mut kbuf[..want], buf + done as u64)?;
-        let n = file.pwrite(&kbuf[..want], pos as u64 + done as u64)?;
-        done += n;
-        if n < want || done == count {
-            return Ok(done as u64);
-        }
-    }
+    write_from_user(fd, buf, count, |f, b, done| f.pwrite(b, pos as u64 + done))
 }
 
 /// `sys_close`.
