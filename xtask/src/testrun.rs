@@ -32,6 +32,17 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// Keep what a failure report shows of a run: its line count, its last
+    /// TAIL_LINES lines and QEMU's stderr.
+    fn keep_tail(&mut self, captured: qemu::Captured) {
+        self.total_lines = captured.lines.len();
+        let skip = captured.lines.len().saturating_sub(TAIL_LINES);
+        self.tail = captured.lines[skip..].iter().map(|l| l.text.clone()).collect();
+        self.stderr = captured.stderr;
+    }
+}
+
+impl Outcome {
     fn new(log: PathBuf) -> Outcome {
         Outcome {
             duration: Duration::ZERO,
@@ -533,13 +544,7 @@ fn run_linux(
     outcome.results = Some(Results::collect(
         captured.lines.iter().map(|l| l.text.as_str()),
     ));
-    outcome.total_lines = captured.lines.len();
-    let skip = captured.lines.len().saturating_sub(TAIL_LINES);
-    outcome.tail = captured.lines[skip..]
-        .iter()
-        .map(|l| l.text.clone())
-        .collect();
-    outcome.stderr = captured.stderr;
+    outcome.keep_tail(captured);
     outcome
 }
 
@@ -607,13 +612,7 @@ fn run_one(
             captured.lines.iter().map(|l| l.text.as_str()),
         ));
     }
-    outcome.total_lines = captured.lines.len();
-    let skip = captured.lines.len().saturating_sub(TAIL_LINES);
-    outcome.tail = captured.lines[skip..]
-        .iter()
-        .map(|l| l.text.clone())
-        .collect();
-    outcome.stderr = captured.stderr;
+    outcome.keep_tail(captured);
     outcome
 }
 

@@ -265,6 +265,16 @@ fn double_lock_hb(
     }
 }
 
+/// The keys of the two futexes of a requeue or wake-op, and their hash
+/// buckets.
+fn futex_key_pair(mm: &Arc<MmStruct>, uaddr1: u64, uaddr2: u64, flags: u32) -> KResult<(FutexKey, FutexKey, usize, usize)> {
+    let fshared = flags & FLAGS_SHARED != 0;
+    let key1 = get_futex_key(mm, uaddr1, fshared)?;
+    let key2 = get_futex_key(mm, uaddr2, fshared)?;
+    let (h1, h2) = (hash_futex(&key1), hash_futex(&key2));
+    Ok((key1, key2, h1, h2))
+}
+
 /// `futex_requeue` (FUTEX_REQUEUE, and FUTEX_CMP_REQUEUE with `cmpval`):
 /// wake up to `nr_wake` waiters on `uaddr1`, move up to `nr_requeue` more
 /// to `uaddr2`; returns how many were woken or moved. With `cmpval`, EAGAIN
@@ -273,10 +283,7 @@ fn futex_requeue(mm: &Arc<MmStruct>, uaddr1: u64, flags: u32, uaddr2: u64, nr_wa
     if nr_wake < 0 || nr_requeue < 0 {
         return Err(EINVAL);
     }
-    let fshared = flags & FLAGS_SHARED != 0;
-    let key1 = get_futex_key(mm, uaddr1, fshared)?;
-    let key2 = get_futex_key(mm, uaddr2, fshared)?;
-    let (h1, h2) = (hash_futex(&key1), hash_futex(&key2));
+    let (key1, key2, h1, h2) = futex_key_pair(mm, uaddr1, uaddr2, flags)?;
     let mut woken = Vec::new();
     loop {
         let (mut g1, mut g2) = double_lock_hb(h1, h2);
@@ -380,10 +387,7 @@ fn fault_in_user_writeable(mm: &Arc<MmStruct>, uaddr: u64) -> KResult<()> {
 /// `nr_wake` waiters on `uaddr1` and, if the comparison of the old value
 /// held, up to `nr_wake2` on `uaddr2`. Returns the number woken.
 fn futex_wake_op(mm: &Arc<MmStruct>, uaddr1: u64, flags: u32, uaddr2: u64, nr_wake: i32, nr_wake2: i32, op: u32) -> KResult<u64> {
-    let fshared = flags & FLAGS_SHARED != 0;
-    let key1 = get_futex_key(mm, uaddr1, fshared)?;
-    let key2 = get_futex_key(mm, uaddr2, fshared)?;
-    let (h1, h2) = (hash_futex(&key1), hash_futex(&key2));
+    let (key1, key2, h1, h2) = futex_key_pair(mm, uaddr1, uaddr2, flags)?;
     let mut woken = Vec::new();
     loop {
         let (mut g1, mut g2) = double_lock_hb(h1, h2);
