@@ -492,6 +492,19 @@ pub fn yield_now() {
 
 // ---- wake-ups --------------------------------------------------------------
 
+/// `__task_rq_lock`: lock the runqueue `p` is on. A queued task can be
+/// moved by the load balancer, which holds only rq locks, between reading
+/// its CPU and taking that CPU's lock; read it again under the lock.
+fn task_rq_lock(p: &TaskStruct) -> SpinLockGuard<'static, Rq> {
+    loop {
+        let cpu = p.task_cpu();
+        let rq = cpu_rq(cpu).lock();
+        if p.task_cpu() == cpu {
+            return rq;
+        }
+    }
+}
+
 /// `set_task_cpu` for a task that is not queued anywhere.
 fn set_task_cpu(p: &Arc<TaskStruct>, new_cpu: usize) {
     let old = p.task_cpu();
@@ -528,7 +541,7 @@ pub fn try_to_wake_up(p: &Arc<TaskStruct>, state: u32, wake_flags: u32) -> bool 
     // Still queued (it set its state but has not scheduled away yet, or it is
     // being woken twice): just make it runnable again (ttwu_remote).
     {
-        let mut rq = cpu_rq(p.task_cpu()).lock();
+        let mut rq = task_rq_lock(p);
         if p.on_rq.load(Acquire) != 0 {
             p.state.store(TASK_RUNNING, Release);
             trace::trace_sched_wakeup(&p.comm(), p.pid, p.prio(), rq.cpu as u32);
@@ -709,17 +722,26 @@ pub fn set_cpus_allowed_ptr(p: &Arc<TaskStruct>, mask: u64) -> Result<(), SchedE
     if mask & online == 0 {
         return Err(SchedError::Invalid);
     }
-    let cpu;
     {
         let _pi = p.pi_lock.lock_irqsave();
         p.cpus_allowed.store(mask, Relaxed);
         p.nr_cpus_allowed.store(mask.count_ones(), Relaxed);
-        cpu = p.task_cpu();
+    }
+    // The load balancer moves queued tasks holding only the rq locks, so
+    // the CPU read before locking is checked again under them (Linux's
+    // task_rq_lock loop), and again after the stopper ran, in case the
+    // balancer had carried the task to another CPU it may not use.
+    loop {
+        let _pi = p.pi_lock.lock_irqsave();
+        let cpu = p.task_cpu();
         if mask & (1 << cpu) != 0 {
             return Ok(());
         }
         let dest = (mask & online).trailing_zeros() as usize;
         let (mut src, mut dst) = double_rq_lock(cpu, dest);
+        if p.task_cpu() != cpu {
+            continue;
+        }
         let running = src.curr.as_ref().is_some_and(|c| Arc::ptr_eq(c, p));
         if !running {
             if p.on_rq.load(Relaxed) == TASK_ON_RQ_QUEUED {
@@ -730,10 +752,10 @@ pub fn set_cpus_allowed_ptr(p: &Arc<TaskStruct>, mask: u64) -> Result<(), SchedE
             // A sleeping task is placed on an allowed CPU when it wakes.
             return Ok(());
         }
+        drop((src, dst, _pi));
+        // Running there: the stopper on its CPU pushes it away.
+        stop_task::stop_one_cpu(cpu, stop_task::StopWork::Migrate(p.clone()));
     }
-    // Running elsewhere (or here): the stopper on its CPU pushes it away.
-    stop_task::stop_one_cpu(cpu, stop_task::StopWork::Migrate(p.clone()));
-    Ok(())
 }
 
 /// Lock two runqueues, lower CPU first (the lock order); returns them as

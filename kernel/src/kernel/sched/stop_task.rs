@@ -63,6 +63,11 @@ fn migration_cpu_stop(p: &Arc<TaskStruct>) {
     }
     let dest = allowed.trailing_zeros() as usize;
     let (mut src, mut dst) = double_rq_lock(cpu, dest);
+    // The balancer may have moved it while we took the locks (it holds
+    // rq locks only, not pi_lock): move it only from where it still is.
+    if p.task_cpu() != cpu || p.on_rq.load(Relaxed) != TASK_ON_RQ_QUEUED {
+        return;
+    }
     update_rq_clock(&mut src);
     update_rq_clock(&mut dst);
     move_queued_task_locked(&mut src, &mut dst, p);
