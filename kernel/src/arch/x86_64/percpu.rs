@@ -103,17 +103,42 @@ pub fn smp_processor_id() -> usize {
     this_cpu().cpu.load(Relaxed) as usize
 }
 
+// The preempt count is read and changed with one GS-relative instruction, as
+// Linux's `raw_cpu_add_4(__preempt_count)`. Going through `this_cpu()` would
+// take two steps: load this CPU's address, then add to it. With preemption
+// still enabled (count 0), a timer tick between the two can migrate the task,
+// which then raises the count of the CPU it left and later drops the count of
+// the one it runs on. A single instruction cannot be split by an interrupt,
+// and needs no LOCK prefix because only this CPU writes its own count.
+const PREEMPT_COUNT_OFFSET: usize = core::mem::offset_of!(PerCpu, preempt_count);
+
 #[inline]
 pub fn preempt_count() -> u32 {
-    this_cpu().preempt_count.load(Relaxed)
+    let v: u32;
+    // SAFETY: GS points at this CPU's PerCpu record (setup_per_cpu), and
+    // PREEMPT_COUNT_OFFSET is the offset of an aligned u32 inside it.
+    unsafe {
+        core::arch::asm!("mov {v:e}, dword ptr gs:[{off}]", v = out(reg) v, off = const PREEMPT_COUNT_OFFSET,
+                         options(nostack, preserves_flags, readonly));
+    }
+    v
 }
 #[inline]
 pub fn preempt_count_add(v: u32) {
-    this_cpu().preempt_count.fetch_add(v, Relaxed);
+    // SAFETY: as in preempt_count(); a read-modify-write of this CPU's own
+    // count, which cross-CPU readers only load.
+    unsafe {
+        core::arch::asm!("add dword ptr gs:[{off}], {v:e}", v = in(reg) v, off = const PREEMPT_COUNT_OFFSET,
+                         options(nostack));
+    }
 }
 #[inline]
 pub fn preempt_count_sub(v: u32) {
-    this_cpu().preempt_count.fetch_sub(v, Relaxed);
+    // SAFETY: as in preempt_count_add().
+    unsafe {
+        core::arch::asm!("sub dword ptr gs:[{off}], {v:e}", v = in(reg) v, off = const PREEMPT_COUNT_OFFSET,
+                         options(nostack));
+    }
 }
 pub fn in_irq() -> bool {
     preempt_count() & HARDIRQ_MASK != 0

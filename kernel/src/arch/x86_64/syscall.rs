@@ -65,5 +65,21 @@ extern "C" fn do_syscall_64(regs: &mut PtRegs) {
         Ok(v) => v,
         Err(e) => (-(e.0 as i64)) as u64,
     };
+    check_preempt_count_on_return(nr);
     crate::kernel::sched::exit_to_usermode_loop(regs, super::signal::syscall_may_restart(nr));
+}
+
+/// A system call must give back every preempt_disable() and lock it took.
+/// Catch a leak where it happens (Linux reports the same at do_exit:
+/// "exited with preempt_count"), then repair the count so one bug does not
+/// cascade into "scheduling while atomic" reports on every later sleep.
+#[inline]
+fn check_preempt_count_on_return(nr: u64) {
+    let pc = super::percpu::preempt_count();
+    if pc != 0 {
+        let (pid, comm) = crate::kernel::panic::current_pid_comm();
+        pr_err!("BUG: {}[{}]: sys_{} returned with preempt_count {:#x} on CPU {}",
+                comm.as_str(), pid, syscall_name(nr).unwrap_or("?"), pc, super::percpu::smp_processor_id());
+        super::percpu::preempt_count_sub(pc);
+    }
 }

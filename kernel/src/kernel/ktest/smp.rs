@@ -18,6 +18,7 @@ pub const TESTS: &[KTest] = &[
     KTest { name: "spinlock_contention", func: spinlock_contention, min_cpus: 1 },
     KTest { name: "spinlock_irqsave", func: spinlock_irqsave, min_cpus: 1 },
     KTest { name: "might_sleep_check", func: might_sleep_check, min_cpus: 1 },
+    KTest { name: "preempt_count_migration", func: preempt_count_migration, min_cpus: 2 },
 ];
 
 /// Every online CPU runs the call once, sees its own number, and the APIC
@@ -165,5 +166,52 @@ fn might_sleep_check() -> TestResult {
     }
     let want = if cfg!(debug_assertions) { before + 1 } else { before };
     ensure!(MIGHT_SLEEP_BUGS.load(SeqCst) == want, "might_sleep with a spinlock held was not caught");
+    Ok(())
+}
+
+/// The preempt count is per CPU, so changing it must not be split by a
+/// migration: a task preempted between finding its CPU's count and adding
+/// to it would raise the count of the CPU it left and drop the one it runs
+/// on (seen once as "scheduling while atomic" on one CPU and "Aiee, killing
+/// interrupt handler" on the other). A worker disables and enables
+/// preemption in a loop while the test moves it between CPUs with
+/// set_cpus_allowed_ptr, whose stopper IPI preempts it at arbitrary points.
+fn preempt_count_migration() -> TestResult {
+    use crate::kernel::kthread::{kthread_run, kthread_should_stop, kthread_stop};
+    use crate::kernel::sched::set_cpus_allowed_ptr;
+    use crate::sync::{preempt_disable, preempt_enable};
+    const MIGRATIONS: u64 = 200;
+    let bad = Arc::new(AtomicU64::new(0));
+    let moved = Arc::new(AtomicU64::new(0));
+    let (b, m) = (bad.clone(), moved.clone());
+    let worker = kthread_run(move || {
+        let mut last = smp_processor_id();
+        while !kthread_should_stop() {
+            // A kernel thread that is not inside any lock runs with count 0.
+            preempt_disable();
+            let inside = preempt_count();
+            let cpu = smp_processor_id();
+            preempt_enable();
+            let outside = preempt_count();
+            if inside != 1 || outside != 0 {
+                b.fetch_add(1, SeqCst);
+            }
+            if cpu != last {
+                m.fetch_add(1, SeqCst);
+                last = cpu;
+            }
+        }
+        0
+    }, "ktest_preempt").map_err(|e| alloc::format!("kthread_run: {}", e))?;
+    let cpus: alloc::vec::Vec<usize> = for_each_online_cpu().collect();
+    let mut i = 0;
+    while moved.load(SeqCst) < MIGRATIONS && i < 20 * MIGRATIONS as usize {
+        let _ = set_cpus_allowed_ptr(&worker, 1 << cpus[i % cpus.len()]);
+        crate::kernel::time::timer::msleep(1);
+        i += 1;
+    }
+    kthread_stop(&worker);
+    ensure!(moved.load(SeqCst) >= MIGRATIONS, "the worker moved only {} times", moved.load(SeqCst));
+    ensure!(bad.load(SeqCst) == 0, "{} times the count was wrong after a migration", bad.load(SeqCst));
     Ok(())
 }
