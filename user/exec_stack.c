@@ -4,13 +4,24 @@
  * copy_strings in fs/exec.c). Runs the same on Linux and on Tine; the
  * host tests of xtask run it on Linux to keep these checks honest.
  *
+ * Then the segments execve mapped (load_elf_binary's elf_map): the data
+ * and the bss start as the file says, read-only data matches the file
+ * byte for byte, and a write to it (after mprotect) copies the page: the
+ * file, a later exec of the same program and the parent of a forked
+ * child still see the old bytes.
+ *
  * Prints its arguments, environment and auxiliary vector, then PASS/FAIL
  * lines (tine_test.h). Exit status 0 if every check passed.
  */
 #include "tine_test.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern char **environ;
 void _start(void);
@@ -50,10 +61,87 @@ static void show(const char *what, int i, const char *s)
 	tine_puts("\"\n");
 }
 
+/* Read-only data spanning pages, so one of its pages holds nothing else. */
+static const char rodata[3 * 4096] __attribute__((aligned(4096))) =
+	"exec_stack rodata: mapped from the file, copied on write";
+static long data_word = 0x5eed5eedL;
+static char bss_pages[3 * 4096];
+static long bss_word;
+
+/* The compiler may assume const and never-written data keep their
+ * initial values: read them as memory. */
+#define PEEK(x) (*(volatile __typeof__(x) *)&(x))
+
+/* The file offset of the byte at `addr`, from the program headers. */
+static long file_offset_of(const void *addr)
+{
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)aux(AT_PHDR);
+
+	for (unsigned long i = 0; i < aux(AT_PHNUM); i++) {
+		uintptr_t a = (uintptr_t)addr, v = ph[i].p_vaddr;
+
+		if (ph[i].p_type == PT_LOAD && a >= v && a < v + ph[i].p_filesz)
+			return (long)(ph[i].p_offset + (a - v));
+	}
+	return -1;
+}
+
+/* The exec'd copy (argv[1] = "--rodata-child"): exit 0 if rodata is the
+ * file's, 1 if it shows another process's write. */
+static int rodata_child(void)
+{
+	return PEEK(rodata[0]) == 'e' ? 0 : 1;
+}
+
+static void segments(const char *self)
+{
+	char file[64];
+	long off = file_offset_of(rodata);
+	int fd = open(self, O_RDONLY), status = -1;
+	char *page = (char *)rodata;
+	pid_t pid;
+	int zero = 1;
+
+	CHECK_EQ("segments.data", PEEK(data_word), 0x5eed5eedL);
+	for (unsigned long i = 0; i < sizeof bss_pages; i++)
+		zero &= PEEK(bss_pages[i]) == 0;
+	CHECK("segments.bss_zero", zero && PEEK(bss_word) == 0);
+	REQUIRE("segments.open_self", fd >= 0 && off >= 0);
+	CHECK("segments.rodata_is_file",
+	      pread(fd, file, sizeof file, off) == sizeof file &&
+	      memcmp(file, rodata, sizeof file) == 0);
+	REQUIRE("segments.mprotect_rw",
+		mprotect(page, 4096, PROT_READ | PROT_WRITE) == 0);
+	PEEK(page[0]) = 'X';
+	CHECK("segments.write_private",
+	      pread(fd, file, 1, off) == 1 && file[0] == 'e' && PEEK(rodata[0]) == 'X');
+	pid = fork();
+	if (pid == 0) {
+		PEEK(page[0]) = 'Y';
+		_exit(PEEK(rodata[0]) == 'Y' ? 0 : 1);
+	}
+	CHECK("segments.fork_child_copies",
+	      waitpid(pid, &status, 0) == pid && status == 0 && PEEK(rodata[0]) == 'X');
+	pid = fork();
+	if (pid == 0) {
+		char *av[] = { (char *)self, "--rodata-child", NULL };
+
+		execve(self, av, environ);
+		_exit(2);
+	}
+	CHECK("segments.exec_sees_file",
+	      waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	char **envp = environ;
 	int envc = 0;
+
+	if (argc == 2 && strcmp(argv[1], "--rodata-child") == 0)
+		return rodata_child();
 
 	while (envp[envc])
 		envc++;
@@ -157,5 +245,6 @@ int main(int argc, char **argv)
 		      random >= (uintptr_t)&auxv[2 * n + 2] &&
 		      random - (uintptr_t)&auxv[2 * n + 2] < 16);
 	}
+	segments((const char *)aux(AT_EXECFN));
 	return tine_done();
 }

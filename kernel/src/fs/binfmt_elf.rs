@@ -2,16 +2,21 @@
 //! load_elf_binary and create_elf_tables). The header checks are
 //! `klib::elf` and the stack layout `klib::exec`, both tested on the host.
 //!
-//! Each PT_LOAD segment becomes a VMA; its pages are allocated and filled
-//! from the file at exec time (Linux maps the file and faults pages in
-//! lazily; the result seen by the program is the same). The bss is the
-//! zeroed rest of the last pages. ET_EXEC loads at its link address,
+//! Each PT_LOAD segment becomes a VMA. Its pages that hold only file bytes
+//! map the ramfs file's own pages, read-only until a write copies them
+//! (Linux maps the page cache the same way, though lazily, at fault time);
+//! the page where the bss begins is a private copy with the rest zeroed,
+//! and whole bss pages are demand-zero. ET_EXEC loads at its link address,
 //! static-pie (ET_DYN) at ELF_ET_DYN_BASE. Dynamically linked programs
 //! (PT_INTERP) are refused with ENOEXEC for now.
 
 use crate::kernel::errno::{KResult, E2BIG, ENOEXEC, ENOMEM};
 use crate::mm::mmap::{page_down, page_up, MmStruct, STACK_TOP, VM_EXEC, VM_GROWSDOWN, VM_READ, VM_WRITE};
+use crate::fs::inode::Inode;
 use alloc::sync::Arc;
+
+const PAGE: u64 = 4096;
+static ZEROS: [u8; PAGE as usize] = [0; PAGE as usize];
 use klib::elf::{self, ElfInfo};
 use klib::exec::*;
 
@@ -46,7 +51,7 @@ fn at_random() -> [u8; 16] {
 
 /// `load_elf_binary`: build a new address space for `image`.
 #[inline(never)] // on the path the notes trace: keep the symbol
-pub fn load_elf_binary(image: &[u8], filename: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> KResult<LoadedElf> {
+pub fn load_elf_binary(image: &[u8], file: &Inode, filename: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> KResult<LoadedElf> {
     let info: ElfInfo = elf::parse(image).map_err(|_| ENOEXEC)?;
     if let Some(interp) = &info.interp {
         pr_warn!("exec: {} needs the dynamic loader {}: not supported yet", core::str::from_utf8(filename).unwrap_or("?"), interp);
@@ -58,21 +63,50 @@ pub fn load_elf_binary(image: &[u8], filename: &[u8], argv: &[&[u8]], envp: &[&[
     let mut prev_end = 0;
     for seg in &info.segments {
         let flags = vm_flags(seg);
-        let start = page_down(bias + seg.vaddr).max(prev_end);
-        let end = page_up(bias + seg.vaddr + seg.memsz);
+        let vaddr = bias + seg.vaddr;
+        let start = page_down(vaddr).max(prev_end);
+        let end = page_up(vaddr + seg.memsz);
         if end > start {
             mm.insert_vma(start, end, flags).map_err(|_| ENOEXEC)?;
         }
-        let mut va = page_down(bias + seg.vaddr);
+        let file_end = vaddr + seg.filesz;
+        let mem_end = vaddr + seg.memsz;
+        let data = image.get(seg.offset as usize..(seg.offset + seg.filesz) as usize).ok_or(ENOEXEC)?;
+        let mut va = page_down(vaddr);
         while va < end {
-            mm.populate_page(va, flags)?;
-            va += 4096;
+            let fresh = va >= prev_end; // no earlier segment put bytes here
+            if fresh && va >= file_end {
+                // Only bss: demand-zero on first touch, as brk memory.
+                va += PAGE;
+                continue;
+            }
+            // elf_map: a page that shows only the file (the bytes around the
+            // segment are the file's neighbouring bytes, as on Linux) maps
+            // the file's own page, copied on the first write.
+            if fresh && (va + PAGE <= file_end || mem_end == file_end) {
+                let file_off = page_down(seg.offset) + (va - page_down(vaddr));
+                if let Ok(pa) = file.find_or_create_page(file_off / PAGE) {
+                    mm.map_file_page(va, pa, flags)?;
+                    va += PAGE;
+                    continue;
+                }
+            }
+            // Where the bss starts, or a page shared with an earlier
+            // segment: a private page with the file bytes and zeros
+            // (Linux's padzero).
+            let pa = mm.populate_page(va, flags)?;
+            let (lo, hi) = (va.max(vaddr), (va + PAGE).min(file_end));
+            if lo < hi {
+                crate::mm::copy_to_phys(pa + (lo - va), &data[(lo - vaddr) as usize..(hi - vaddr) as usize]);
+            }
+            let (lo, hi) = (va.max(file_end), (va + PAGE).min(mem_end));
+            if lo < hi {
+                crate::mm::copy_to_phys(pa + (lo - va), &ZEROS[..(hi - lo) as usize]);
+            }
+            va += PAGE;
         }
-        let off = seg.offset as usize;
-        let data = image.get(off..off + seg.filesz as usize).ok_or(ENOEXEC)?;
-        mm.write_bytes(bias + seg.vaddr, data)?;
         prev_end = prev_end.max(end);
-        end_of_image = end_of_image.max(bias + seg.vaddr + seg.memsz);
+        end_of_image = end_of_image.max(vaddr + seg.memsz);
     }
     {
         let mut m = mm.inner.lock_irqsave();

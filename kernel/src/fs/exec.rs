@@ -10,6 +10,7 @@
 //! fires.
 
 use super::binfmt_elf::load_elf_binary;
+use super::inode::Inode;
 use crate::kernel::errno::{KResult, EACCES, ELOOP, ENOEXEC};
 use crate::kernel::task::{current, PF_FORKNOEXEC, PF_KTHREAD};
 use alloc::string::String;
@@ -20,7 +21,7 @@ use core::sync::atomic::Ordering::*;
 /// Interpreter nesting for `#!` (BINPRM_MAX_RECURSION).
 const MAX_RECURSION: usize = 4;
 
-fn read_whole(path: &str) -> KResult<Vec<u8>> {
+fn read_whole(path: &str) -> KResult<(Arc<Inode>, Vec<u8>)> {
     let inode = super::namei::kern_path(path, true)?;
     if !inode.is_reg() || inode.mode() & 0o111 == 0 {
         return Err(EACCES);
@@ -35,7 +36,7 @@ fn read_whole(path: &str) -> KResult<Vec<u8>> {
         done += n;
     }
     buf.truncate(done);
-    Ok(buf)
+    Ok((inode, buf))
 }
 
 /// `do_execve`. On success the current task runs the new program when it
@@ -45,7 +46,7 @@ pub fn do_execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<
     let mut path = String::from(path);
     let mut argv = argv;
     for _ in 0..MAX_RECURSION {
-        let image = read_whole(&path)?;
+        let (inode, image) = read_whole(&path)?;
         if image.starts_with(b"#!") {
             // binfmt_script: "#!interp [one arg]" replaces argv[0] with
             // interp [arg] path.
@@ -70,7 +71,7 @@ pub fn do_execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<
         }
         let av: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
         let ev: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
-        let loaded = load_elf_binary(&image, path.as_bytes(), &av, &ev)?;
+        let loaded = load_elf_binary(&image, &inode, path.as_bytes(), &av, &ev)?;
         drop(image);
         de_thread()?;
         setup_new_exec(&path, loaded);

@@ -11,11 +11,13 @@
 //! Kinds of mappings:
 //! - private anonymous (heap, stack, MAP_PRIVATE|MAP_ANONYMOUS): zero-filled
 //!   on first touch, copy-on-write across fork;
-//! - private file (MAP_PRIVATE with a file, and exec's segments): the
-//!   file's bytes are copied into anonymous pages at mmap time (Linux maps
-//!   the page cache and copies on the first write; the result is the same
-//!   as long as nobody writes the file afterwards: unlike Linux, a later
-//!   write(2) to the file is never seen through the mapping);
+//! - exec's segments map the file's own pages read-only, copied on the
+//!   first write (`map_file_page`, as Linux maps the page cache);
+//! - private file (MAP_PRIVATE with a file): the file's bytes are copied
+//!   into anonymous pages at mmap time (Linux maps the page cache and
+//!   copies on the first write; the result is the same as long as nobody
+//!   writes the file afterwards: unlike Linux, a later write(2) to the
+//!   file is never seen through the mapping);
 //! - shared (MAP_SHARED, VM_SHARED): the VMA holds the ramfs file, and a
 //!   fault maps the file's own page (fs/inode.rs keeps file data in
 //!   physical pages), so stores are seen by read(2), by other mappings and
@@ -274,19 +276,55 @@ impl MmStruct {
     }
 
     /// Allocate and map a zeroed page at `va` (page aligned) with the VMA's
-    /// flags; returns its physical address (so exec can fill it).
+    /// flags; returns its physical address (so exec can fill it). A page
+    /// already there that is shared (a file page that `map_file_page`
+    /// mapped) is replaced by a private copy first, so it can be written.
     pub fn populate_page(&self, va: u64, vm_flags: u32) -> KResult<u64> {
         let _mm = self.inner.lock_irqsave();
         let mut pt = self.pt();
-        if let Some(e) = pt.get_pte(va) {
-            return Ok(e & super::pgtable::PTE_ADDR_MASK);
+        let old = pt.get_pte(va).map(|e| e & super::pgtable::PTE_ADDR_MASK);
+        if let Some(pa) = old {
+            if page_alloc::page_count(pa) == 1 {
+                return Ok(pa);
+            }
         }
-        let pa = page_alloc::get_zeroed_page().ok_or(ENOMEM)?;
+        let pa = match old {
+            Some(old) => {
+                let pa = page_alloc::alloc_pages(0).ok_or(ENOMEM)?;
+                super::copy_page(pa, old);
+                pa
+            }
+            None => page_alloc::get_zeroed_page().ok_or(ENOMEM)?,
+        };
         if pt.set_pte(va, super::memory::mk_pte(pa, vm_flags, vm_flags & VM_WRITE != 0)).is_err() {
             page_alloc::put_page(pa);
             return Err(ENOMEM);
         }
+        // Only exec calls this, on an mm no CPU has loaded: no TLB to flush.
+        if let Some(old) = old {
+            page_alloc::put_page(old);
+        }
         Ok(pa)
+    }
+
+    /// Map file page `pa` at `va` for a private mapping, read-only so that
+    /// the first write copies it (do_wp_page sees the file's reference).
+    /// The caller gives the PTE's reference (find_or_create_page took it);
+    /// it is dropped on failure. This is how exec maps a
+    /// program's segments: like Linux's page cache, the same physical
+    /// pages serve every run, and QEMU keeps their code translated.
+    pub fn map_file_page(&self, va: u64, pa: u64, vm_flags: u32) -> KResult<()> {
+        let _mm = self.inner.lock_irqsave();
+        let mut pt = self.pt();
+        if pt.get_pte(va).is_some() {
+            page_alloc::put_page(pa);
+            return Err(EEXIST);
+        }
+        if pt.set_pte(va, super::memory::mk_pte(pa, vm_flags, false)).is_err() {
+            page_alloc::put_page(pa);
+            return Err(ENOMEM);
+        }
+        Ok(())
     }
 
     /// Copy `data` into this address space at `va` through the direct map.
