@@ -39,6 +39,15 @@ fn warn_if_waiting_with_irqs_off() {
 
 /// Run `f` on `cpu`; with `wait`, return only after it ran.
 pub fn smp_call_function_single(cpu: usize, f: impl FnOnce() + Send + 'static, wait: bool) -> Result<(), SmpError> {
+    // get_cpu(): stay on this CPU between asking which one it is and
+    // running `f` here, or the call could run on the wrong CPU.
+    crate::sync::preempt_disable();
+    let r = call_function_single_on(cpu, f, wait);
+    crate::sync::preempt_enable();
+    r
+}
+
+fn call_function_single_on(cpu: usize, f: impl FnOnce() + Send + 'static, wait: bool) -> Result<(), SmpError> {
     if cpu == smp_processor_id() {
         let flags = local_irq_save();
         f();
@@ -74,6 +83,8 @@ pub fn on_each_cpu(f: impl Fn() + Send + Sync + 'static, wait: bool) {
 pub fn on_each_cpu_mask(mask: u64, f: impl Fn() + Send + Sync + 'static, wait: bool) {
     let f = Arc::new(f);
     let pending = Arc::new(AtomicUsize::new(0));
+    // get_cpu(): `me` must stay this CPU until `f` ran here.
+    crate::sync::preempt_disable();
     let me = smp_processor_id();
     for cpu in for_each_online_cpu().filter(|&c| c != me && mask & (1 << c) != 0) {
         let (f, p) = (f.clone(), pending.clone());
@@ -101,6 +112,7 @@ pub fn on_each_cpu_mask(mask: u64, f: impl Fn() + Send + Sync + 'static, wait: b
             core::hint::spin_loop();
         }
     }
+    crate::sync::preempt_enable();
 }
 
 /// CALL_FUNCTION_VECTOR handler (generic_smp_call_function_single_interrupt).
