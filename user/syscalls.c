@@ -145,6 +145,29 @@ static void test_memory(void)
 	p[3 * 4096 - 1] = 'z';
 	CHECK_EQ("mm.mmap_rw", p[0] + p[3 * 4096 - 1], 'a' + 'z');
 	CHECK_EQ("mm.munmap", munmap(p, 3 * 4096), 0);
+	/* A user copy that runs into an unmapped page stops at the exact
+	 * byte: read(2) of a file returns what fit before the hole (13 bytes
+	 * here, a word and five bytes), and one that starts in the hole is
+	 * EFAULT. */
+	{
+		char *q = mmap(0, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int fd = open("/tmp/partial", O_CREAT | O_RDWR | O_TRUNC, 0644);
+		const char *text = "0123456789abcdefghijklmnopqrstuvwxyzABCD";
+
+		REQUIRE("mm.partial_setup", q != MAP_FAILED && fd >= 0 &&
+			write(fd, text, 40) == 40 && munmap(q + 4096, 4096) == 0);
+		CHECK_EQ("mm.read_partial", (long)pread(fd, q + 4096 - 13, 40, 0), 13L);
+		CHECK("mm.read_partial_bytes", memcmp(q + 4096 - 13, text, 13) == 0);
+		errno = 0;
+		CHECK("mm.read_efault", pread(fd, q + 4096, 40, 0) == -1 && errno == EFAULT);
+		CHECK_EQ("mm.write_partial", (long)pwrite(fd, q + 4096 - 21, 40, 0), 21L);
+		lseek(fd, 0, SEEK_SET);
+		CHECK("mm.read_partial_pos", read(fd, q + 4096 - 5, 40) == 5 &&
+		      lseek(fd, 0, SEEK_CUR) == 5);
+		close(fd);
+		unlink("/tmp/partial");
+		munmap(q, 4096);
+	}
 	/* musl's sbrk() only answers sbrk(0): use the system call. */
 	char *cur = (char *)syscall(SYS_brk, 0);
 	CHECK_EQ("mm.brk_grow", (long)syscall(SYS_brk, cur + 8192), (long)(cur + 8192));

@@ -3,7 +3,7 @@
 //! so buffers are copied through uaccess in bounded chunks and paths with
 //! strncpy_from_user; the work is the VFS's.
 
-use crate::arch::uaccess::{copy_from_user, copy_to_user, get_user_u64, strncpy_from_user};
+use crate::arch::uaccess::{copy_from_user_partial, copy_to_user, copy_to_user_partial, get_user_u64, strncpy_from_user};
 use crate::kernel::errno::{KResult, EBADF, EFAULT, EINVAL, ENOTTY};
 use crate::kernel::task::current;
 use alloc::sync::Arc;
@@ -29,7 +29,11 @@ pub(super) fn fdget(fd: i32) -> KResult<Arc<super::File>> {
 /// goes to user memory CHUNK bytes at a time. A short read ends it, so does
 /// any read from a stream (its next read could block with data already
 /// read), and an error after some bytes returns those bytes (EINTR, EAGAIN).
-fn read_to_user(fd: i32, buf: u64, count: u64, read: impl Fn(&super::File, &mut [u8], u64) -> KResult<usize>) -> KResult<u64> {
+/// A buffer that runs into a hole gets the bytes before it, as Linux's
+/// filemap_read: read(2)'s position then moves back over the rest
+/// (`positional` is pread's, which has none). A stream's bytes that did
+/// not fit are lost, where Linux's pipe_read would keep them.
+fn read_to_user(fd: i32, buf: u64, count: u64, positional: bool, read: impl Fn(&super::File, &mut [u8], u64) -> KResult<usize>) -> KResult<u64> {
     let file = fdget(fd)?;
     if !crate::arch::uaccess::access_ok(buf, count as usize) {
         return Err(EFAULT);
@@ -47,8 +51,17 @@ fn read_to_user(fd: i32, buf: u64, count: u64, read: impl Fn(&super::File, &mut 
         if n == 0 {
             break;
         }
-        copy_to_user(buf + done as u64, &kbuf[..n])?;
-        done += n;
+        let copied = copy_to_user_partial(buf + done as u64, &kbuf[..n]);
+        done += copied;
+        if copied < n {
+            if !positional && !file.is_stream() {
+                *file.pos.lock() -= (n - copied) as u64;
+            }
+            if done == 0 {
+                return Err(EFAULT);
+            }
+            break;
+        }
         if n < want || file.is_stream() {
             break;
         }
@@ -58,7 +71,9 @@ fn read_to_user(fd: i32, buf: u64, count: u64, read: impl Fn(&super::File, &mut 
 
 /// The copy loop of write(2) and pwrite64(2): CHUNK bytes at a time from
 /// user memory; a short write ends it, and an error after some bytes
-/// returns those (a signal, EPIPE).
+/// returns those (a signal, EPIPE). A buffer that runs into a hole writes
+/// the bytes before it to a file (Linux's generic_perform_write), none to
+/// a stream (pipe_write).
 fn write_from_user(fd: i32, buf: u64, count: u64, write: impl Fn(&super::File, &[u8], u64) -> KResult<usize>) -> KResult<u64> {
     let file = fdget(fd)?;
     if !crate::arch::uaccess::access_ok(buf, count as usize) {
@@ -69,8 +84,14 @@ fn write_from_user(fd: i32, buf: u64, count: u64, write: impl Fn(&super::File, &
     let mut done = 0;
     while done < count {
         let want = (count - done).min(CHUNK);
-        copy_from_user(&mut kbuf[..want], buf + done as u64)?;
-        let n = match write(&file, &kbuf[..want], done as u64) {
+        let mut have = copy_from_user_partial(&mut kbuf[..want], buf + done as u64);
+        if have < want && file.is_stream() {
+            have = 0;
+        }
+        if have == 0 {
+            return if done > 0 { Ok(done as u64) } else { Err(EFAULT) };
+        }
+        let n = match write(&file, &kbuf[..have], done as u64) {
             Ok(n) => n,
             Err(_) if done > 0 => break,
             Err(e) => return Err(e),
@@ -85,7 +106,7 @@ fn write_from_user(fd: i32, buf: u64, count: u64, write: impl Fn(&super::File, &
 
 /// `sys_read`.
 pub fn sys_read(fd: i32, buf: u64, count: u64) -> KResult<u64> {
-    read_to_user(fd, buf, count, |f, b, _| f.read(b))
+    read_to_user(fd, buf, count, false, |f, b, _| f.read(b))
 }
 
 /// `sys_write`.
@@ -165,7 +186,7 @@ pub fn sys_pread64(fd: i32, buf: u64, count: u64, pos: i64) -> KResult<u64> {
     if count == 0 {
         fdget(fd)?.pread(&mut [], pos as u64)?;
     }
-    read_to_user(fd, buf, count, |f, b, done| f.pread(b, pos as u64 + done))
+    read_to_user(fd, buf, count, true, |f, b, done| f.pread(b, pos as u64 + done))
 }
 
 /// `sys_pwrite64`. With O_APPEND the data still goes to the end, as Linux.

@@ -272,15 +272,25 @@ ret_to_user_fresh:
     .global __copy_user
     .global copy_user_fault_ip
     .global copy_user_fixup
+    .global copy_user_fault_ip_q
+    .global copy_user_fixup_q
     .type __copy_user, @function
 __copy_user:                        /* rdi = dst, rsi = src, rdx = len */
     movq %rdx, %rcx
+    shrq $3, %rcx                   /* whole words first: under TCG each */
+    andl $7, %edx                   /* rep iteration costs the same, so */
+copy_user_fault_ip_q:               /* movsq moves 8 times as much */
+    rep movsq
+    movl %edx, %ecx
 copy_user_fault_ip:
     rep movsb
     xorl %eax, %eax
     ret
+copy_user_fixup_q:                  /* a word faulted: redo the rest bytewise */
+    leaq (%rdx, %rcx, 8), %rcx      /* to stop at the exact byte (Linux's */
+    jmp copy_user_fault_ip          /* copy_user_handle_tail) */
 copy_user_fixup:
-    movq %rcx, %rax
+    movq %rcx, %rax                 /* the bytes not copied */
     ret
     .size __copy_user, . - __copy_user
 

@@ -1,6 +1,6 @@
 //! User memory access (mirrors arch/x86/lib/usercopy_64.c, copy_user_64.S
 //! and mm/extable.c). A user pointer is checked to lie below TASK_SIZE_MAX
-//! and then copied with `rep movsb`; if the page is missing and cannot be
+//! and then copied with `rep movsq` and `rep movsb` for the tail; if the page is missing and cannot be
 //! faulted in, the page-fault handler finds the faulting instruction in the
 //! exception table and resumes at its fixup, so a bad pointer becomes
 //! EFAULT, never a kernel oops.
@@ -15,6 +15,8 @@ extern "C" {
     fn __copy_user(dst: *mut u8, src: *const u8, len: usize) -> usize;
     static copy_user_fault_ip: u8;
     static copy_user_fixup: u8;
+    static copy_user_fault_ip_q: u8;
+    static copy_user_fixup_q: u8;
     fn futex_get_user_nofault(uaddr: u64, out: *mut u32) -> i64;
     fn futex_cmpxchg_nofault(uaddr: u64, old: u32, new: u32, cur: *mut u32) -> i64;
     static futex_get_fault_ip: u8;
@@ -55,6 +57,25 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> KResult<()> {
     } else {
         Err(EFAULT)
     }
+}
+
+/// `raw_copy_to_user`'s answer as a count: how many leading bytes of
+/// `src` reached user memory before a hole (all of them, or fewer).
+pub fn copy_to_user_partial(dst: u64, src: &[u8]) -> usize {
+    if !access_ok(dst, src.len()) {
+        return 0;
+    }
+    // SAFETY: as copy_to_user.
+    src.len() - unsafe { __copy_user(dst as *mut u8, src.as_ptr(), src.len()) }
+}
+
+/// How many leading bytes of `dst` were filled from user memory.
+pub fn copy_from_user_partial(dst: &mut [u8], src: u64) -> usize {
+    if !access_ok(src, dst.len()) {
+        return 0;
+    }
+    // SAFETY: as copy_from_user.
+    dst.len() - unsafe { __copy_user(dst.as_mut_ptr(), src as *const u8, dst.len()) }
 }
 
 pub fn get_user_u64(addr: u64) -> KResult<u64> {
@@ -146,12 +167,15 @@ pub fn fault_in_nofault_access(ip: u64) -> bool {
 }
 
 /// `fixup_exception`: a kernel-mode fault at a user-access instruction
-/// resumes at its fixup (Linux's exception table, here three entries).
+/// resumes at its fixup (Linux's exception table, here four entries).
 /// True if regs were fixed.
 pub fn fixup_exception(regs: &mut PtRegs) -> bool {
-    let ip = core::ptr::addr_of!(copy_user_fault_ip) as u64;
-    if regs.rip == ip {
-        regs.rip = core::ptr::addr_of!(copy_user_fixup) as u64;
+    let table = [
+        (core::ptr::addr_of!(copy_user_fault_ip_q), core::ptr::addr_of!(copy_user_fixup_q)),
+        (core::ptr::addr_of!(copy_user_fault_ip), core::ptr::addr_of!(copy_user_fixup)),
+    ];
+    if let Some(&(_, fixup)) = table.iter().find(|(ip, _)| regs.rip == *ip as u64) {
+        regs.rip = fixup as u64;
         return true;
     }
     if fault_in_nofault_access(regs.rip) {
