@@ -508,24 +508,35 @@ pub fn sys_rt_sigaction(sig: i32, act: u64, oact: u64, sigsetsize: u64) -> KResu
     if sigsetsize != 8 || !valid_signal(sig) || (act != 0 && (sig == SIGKILL || sig == SIGSTOP)) {
         return Err(EINVAL);
     }
-    let cur = current();
-    let sh = {
-        let mut slot = cur.sighand.lock_irqsave();
-        slot.get_or_insert_with(SighandStruct::new).clone()
-    };
-    let old = sh.get(sig);
-    if act != 0 {
+    let new = if act != 0 {
         let mut b = [0u8; 32];
         copy_from_user(&mut b, act)?;
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-        let new = SigAction { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) & !(sigmask(SIGKILL) | sigmask(SIGSTOP)) };
-        sh.action.lock_irqsave()[(sig - 1) as usize] = new;
+        Some(SigAction { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) & !(sigmask(SIGKILL) | sigmask(SIGSTOP)) })
+    } else {
+        None
+    };
+    let cur = current();
+    // One section with interrupts off for the lookup and the swap (Linux's
+    // spin_lock_irq(&sighand->siglock)): each interrupt re-enable ends a
+    // translation block under QEMU, which is most of this call's cost.
+    let old = {
+        let mut slot = cur.sighand.lock_irqsave();
+        let sh = slot.get_or_insert_with(SighandStruct::new);
+        let mut action = sh.action.lock();
+        let old = action[(sig - 1) as usize];
+        if let Some(new) = new {
+            action[(sig - 1) as usize] = new;
+        }
+        old
+    };
+    if let Some(new) = new {
         // Setting SIG_IGN (or SIG_DFL for a default-ignored signal) discards a pending one.
         if new.handler == SIG_IGN || (new.handler == SIG_DFL && sig_default_ignored(sig)) {
             cur.signal.shared_pending.fetch_and(!sigmask(sig), SeqCst);
-            for t in cur.signal.thread_list() {
+            cur.signal.for_each_thread(|t| {
                 t.pending.fetch_and(!sigmask(sig), SeqCst);
-            }
+            });
             cur.pending.fetch_and(!sigmask(sig), SeqCst);
         }
     }

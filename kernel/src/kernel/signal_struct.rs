@@ -121,6 +121,14 @@ impl SignalStruct {
         self.threads.lock_irqsave().iter().filter_map(|w| w.upgrade()).collect()
     }
 
+    /// `for_each_thread` under the list's lock, for work that neither
+    /// sleeps nor takes other locks (no list to allocate).
+    pub fn for_each_thread(&self, mut f: impl FnMut(&TaskStruct)) {
+        for t in self.threads.lock_irqsave().iter().filter_map(|w| w.upgrade()) {
+            f(&t);
+        }
+    }
+
     /// Number of threads not yet released (the leader counts while it is
     /// a zombie: `thread_group_empty` is this being 1).
     pub fn nr_threads(&self) -> usize {
