@@ -2,7 +2,8 @@
  * mman: memory mappings across fork, checked the same way on Linux and
  * Tine. Copy-on-write isolation both ways, MAP_SHARED anonymous memory and
  * shared file mappings (seen through read(2) and across fork), mprotect
- * (a write to PROT_READ memory kills the child with SIGSEGV), madvise
+ * (a write to PROT_READ memory kills the child with SIGSEGV), private
+ * file mappings (the file's pages until written, then a copy), madvise
  * MADV_DONTNEED, munmap of a middle part, MAP_FIXED(_NOREPLACE), mremap.
  *
  * Children that are expected to die of SIGSEGV rely on RLIMIT_CORE being
@@ -201,6 +202,47 @@ static void test_shared_file(void)
 	unlink(path);
 }
 
+/* MAP_PRIVATE of a file: the pages are the file's until this mapping
+ * writes one (then a private copy); a write(2) to the file is seen in the
+ * pages not yet copied; MADV_DONTNEED drops a copy and brings the file's
+ * page back; a forked child's store stays in the child. */
+static void test_private_file(void)
+{
+	char path[64], buf[8];
+	static char data[2 * PG];
+	int status = -1;
+
+	snprintf(path, sizeof path, "/tmp/tine_priv_%d", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	REQUIRE("private_file.open", fd >= 0);
+	memset(data, 'f', sizeof data);
+	REQUIRE("private_file.write", write(fd, data, sizeof data) == (ssize_t)sizeof data);
+	char *p = mmap(0, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	REQUIRE("private_file.mmap", p != MAP_FAILED);
+	CHECK("private_file.sees_file", p[0] == 'f' && p[PG + 7] == 'f');
+	p[1] = 'M';
+	CHECK("private_file.store_not_in_file", pread(fd, buf, 2, 0) == 2 && buf[0] == 'f' && buf[1] == 'f');
+	CHECK_EQ("private_file.pwrite", (long)pwrite(fd, "WW", 2, PG + 3), 2L);
+	CHECK("private_file.sees_later_write", p[PG + 3] == 'W' && p[PG + 4] == 'W');
+	CHECK_EQ("private_file.pwrite_copied", (long)pwrite(fd, "ZZ", 2, 0), 2L);
+	CHECK("private_file.copy_keeps_own", p[0] == 'f' && p[1] == 'M');
+	pid_t c = fork();
+	if (c == 0) {
+		p[PG] = 'C';
+		_exit(p[PG] == 'C' ? 0 : 1);
+	}
+	CHECK("private_file.child_store_private", waitpid(c, &status, 0) == c && status == 0 &&
+	      p[PG] == 'f' && pread(fd, buf, 1, PG) == 1 && buf[0] == 'f');
+	CHECK_EQ("private_file.madvise", madvise(p, PG, MADV_DONTNEED), 0);
+	CHECK("private_file.dontneed_rereads_file", p[0] == 'Z' && p[1] == 'Z');
+	char *q = mmap(0, PG, PROT_READ, MAP_PRIVATE, fd, PG);
+	CHECK("private_file.offset", q != MAP_FAILED && q[3] == 'W' && q[5] == 'f');
+	munmap(q, PG);
+	munmap(p, 2 * PG);
+	close(fd);
+	unlink(path);
+}
+
 static void test_mprotect(void)
 {
 	char *p = mmap(0, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -316,6 +358,7 @@ int main(void)
 	test_cow();
 	test_shared_anon();
 	test_shared_file();
+	test_private_file();
 	test_mprotect();
 	test_madvise();
 	test_munmap_split();

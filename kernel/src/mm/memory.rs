@@ -6,6 +6,8 @@
 //! - `do_anonymous_page`: no page yet in a private VMA: a zeroed page;
 //! - `do_shared_fault`: no page yet in a shared VMA: the file's own page
 //!   (fs/inode.rs find_or_create_page), writable if the VMA is;
+//! - `do_read_fault` / `do_cow_fault`: no page yet in a private file VMA:
+//!   the file's page read-only, or for a write a private copy of it;
 //! - `do_wp_page`: a write to a present read-only page of a writable VMA,
 //!   i.e. copy-on-write after fork. If the faulting PTE holds the only
 //!   reference (`page_count == 1`: the other sharers exited, unmapped or
@@ -141,7 +143,9 @@ impl super::mmap::MmStruct {
         let va = addr & !(PAGE_SIZE - 1);
         let mut pt = self.pt();
         match pt.get_pte(va) {
-            None if vma.file.is_some() => do_shared_fault(&mut pt, &vma, va),
+            None if vma.file.is_some() && vma.flags & VM_SHARED != 0 => do_shared_fault(&mut pt, &vma, va),
+            None if vma.file.is_some() && write => do_cow_fault(&mut pt, &vma, va),
+            None if vma.file.is_some() => do_read_fault(&mut pt, &vma, va),
             None => do_anonymous_page(&mut pt, &vma, va),
             Some(pte) if pte & PteFlags::PRESENT.bits() == 0 => {
                 // A PROT_NONE PTE in a VMA that allows access again (only
@@ -176,6 +180,37 @@ fn do_shared_fault(pt: &mut PageTable, vma: &Vma, va: u64) -> KResult<()> {
     let pa = file.find_or_create_page(index)?; // a reference for our PTE
     if pt.set_pte(va, mk_pte(pa, vma.flags, true)).is_err() {
         put_page(pa);
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
+/// `do_read_fault`: a read of a private file mapping maps the file's own
+/// page read-only; a later write copies it (do_wp_page: the file holds a
+/// reference too).
+fn do_read_fault(pt: &mut PageTable, vma: &Vma, va: u64) -> KResult<()> {
+    let file = vma.file.as_ref().ok_or(EFAULT)?;
+    let pa = file.find_or_create_page(vma.pgoff + (va - vma.start) / PAGE_SIZE)?;
+    if pt.set_pte(va, mk_pte(pa, vma.flags, false)).is_err() {
+        put_page(pa);
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
+/// `do_cow_fault`: a first write to a private file mapping gets its own
+/// copy of the file's page at once.
+fn do_cow_fault(pt: &mut PageTable, vma: &Vma, va: u64) -> KResult<()> {
+    let file = vma.file.as_ref().ok_or(EFAULT)?;
+    let src = file.find_or_create_page(vma.pgoff + (va - vma.start) / PAGE_SIZE)?;
+    let Some(new) = page_alloc::alloc_pages(0) else {
+        put_page(src);
+        return Err(ENOMEM);
+    };
+    super::copy_page(new, src);
+    put_page(src);
+    if pt.set_pte(va, mk_pte(new, vma.flags, true)).is_err() {
+        put_page(new);
         return Err(ENOMEM);
     }
     Ok(())

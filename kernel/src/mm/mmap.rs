@@ -11,13 +11,12 @@
 //! Kinds of mappings:
 //! - private anonymous (heap, stack, MAP_PRIVATE|MAP_ANONYMOUS): zero-filled
 //!   on first touch, copy-on-write across fork;
-//! - exec's segments map the file's own pages read-only, copied on the
-//!   first write (`map_file_page`, as Linux maps the page cache);
-//! - private file (MAP_PRIVATE with a file): the file's bytes are copied
-//!   into anonymous pages at mmap time (Linux maps the page cache and
-//!   copies on the first write; the result is the same as long as nobody
-//!   writes the file afterwards: unlike Linux, a later write(2) to the
-//!   file is never seen through the mapping);
+//! - private file (MAP_PRIVATE with a file): the VMA holds the file but
+//!   not VM_SHARED; a read fault maps the file's own page read-only, a
+//!   write copies it (memory.rs do_read_fault / do_cow_fault), so, as on
+//!   Linux, the mapping sees write(2)s to the file until it writes that
+//!   page itself. exec's segments are mapped the same way, but at exec
+//!   time (`map_file_page`);
 //! - shared (MAP_SHARED, VM_SHARED): the VMA holds the ramfs file, and a
 //!   fault maps the file's own page (fs/inode.rs keeps file data in
 //!   physical pages), so stores are seen by read(2), by other mappings and
@@ -508,9 +507,9 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: i64, off: u64) -
     let cur = crate::kernel::task::current();
     let mm = cur.mm.lock_irqsave().clone().ok_or(ENOMEM)?;
     let backing = match (&file, shared) {
-        (Some(f), true) => Some(f.inode().clone()),
+        (Some(f), _) => Some(f.inode().clone()),
         (None, true) => Some(Inode::new_shmem(len)),
-        (_, false) => None,
+        (None, false) => None,
     };
     let start = {
         let mut tlb = MmuGather::new(mm.pgd_phys());
@@ -529,28 +528,12 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: i64, off: u64) -
         };
         let pgoff = if file.is_some() { off / PAGE_SIZE } else { 0 };
         let v = match backing {
-            Some(inode) => Vma { start, end: start + len, flags: vm | VM_SHARED, pgoff, file: Some(inode) },
+            Some(inode) => Vma { start, end: start + len, flags: vm | if shared { VM_SHARED } else { 0 }, pgoff, file: Some(inode) },
             None => Vma::anon(start, start + len, vm),
         };
         inner.insert_vma(v)?;
         start
     };
-    if let (Some(file), false) = (file, shared) {
-        // A private file mapping: copy the file's bytes in now; the rest of
-        // the last page stays zero (see the module doc).
-        let mut buf = alloc::vec![0u8; PAGE_SIZE as usize];
-        let mut va = start;
-        while va < start + len {
-            let n = file.inode().read_at(off + (va - start), &mut buf).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            // Filled through the direct map, so a read-only page is fine.
-            let pa = mm.populate_page(va, vm)?;
-            super::copy_to_phys(pa, &buf[..n]);
-            va += PAGE_SIZE;
-        }
-    }
     Ok(start)
 }
 
