@@ -100,13 +100,24 @@ pub struct KernelStack {
     pub owned: bool,
 }
 
+/// Written at the lowest word of every forked task's stack (Linux's
+/// STACK_END_MAGIC): a stack that grew into it has overflowed.
+pub const STACK_END_MAGIC: u64 = 0x57AC_6E9D;
+
 impl KernelStack {
     pub fn alloc() -> Option<KernelStack> {
         let phys = page_alloc::alloc_pages(THREAD_SIZE_ORDER)?;
+        crate::mm::copy_to_phys(phys, &STACK_END_MAGIC.to_le_bytes());
         Some(KernelStack { base: crate::mm::phys_to_virt(phys), owned: true })
     }
     pub fn top(&self) -> u64 {
         self.base + THREAD_SIZE
+    }
+    /// `task_stack_end_corrupted` (only stacks we allocated carry the magic).
+    pub fn end_corrupted(&self) -> bool {
+        let mut w = [0u8; 8];
+        crate::mm::copy_from_phys(crate::mm::virt_to_phys(self.base), &mut w);
+        self.owned && u64::from_le_bytes(w) != STACK_END_MAGIC
     }
 }
 

@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
 pub const TESTS: &[KTest] = &[
     KTest { name: "boot_tasks", func: boot_tasks, min_cpus: 1 },
+    KTest { name: "stack_end_magic", func: stack_end_magic, min_cpus: 1 },
     KTest { name: "kthread_stop", func: kthread_stop_test, min_cpus: 1 },
     KTest { name: "kthread_park", func: kthread_park_test, min_cpus: 1 },
     KTest { name: "kthread_bind", func: kthread_bind_test, min_cpus: 1 },
@@ -483,4 +484,16 @@ fn slab_pages() -> usize {
 
 fn kmalloc_objects() -> usize {
     crate::mm::slab::STATS.active_objects.iter().map(|a| a.load(SeqCst)).sum()
+}
+
+/// Every forked task's stack ends in STACK_END_MAGIC, which schedule()
+/// checks: the running test thread's is intact, and a stack whose last
+/// word was overwritten (as an overflow would) is reported.
+fn stack_end_magic() -> TestResult {
+    ensure!(!current().stack.end_corrupted(), "the test thread's own stack end is corrupted");
+    let stack = KernelStack::alloc().ok_or("no memory for a stack")?;
+    ensure!(!stack.end_corrupted(), "a new stack reads as corrupted");
+    crate::mm::copy_to_phys(crate::mm::virt_to_phys(stack.base), &0u64.to_le_bytes());
+    ensure!(stack.end_corrupted(), "an overwritten stack end was not detected");
+    Ok(())
 }

@@ -370,6 +370,24 @@ extern "C" fn schedule_tail() {
 /// `schedule()`.
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn schedule() {
+    schedule_debug();
+    loop {
+        crate::sync::preempt_disable();
+        __schedule(false);
+        crate::sync::preempt_enable_no_resched();
+        if !need_resched() {
+            break;
+        }
+    }
+}
+
+/// `schedule_debug`: a task that overran its kernel stack has corrupted
+/// whatever lies below it, so stop here; sleeping with a lock held or
+/// preemption disabled is reported.
+fn schedule_debug() {
+    if crate::kernel::task::current().stack.end_corrupted() {
+        crate::kernel::panic::panic(format_args!("corrupted stack end detected inside scheduler"));
+    }
     if preempt_count() != 0 {
         let p = crate::kernel::task::current();
         crate::kernel::panic::bug_report(format_args!(
@@ -379,14 +397,6 @@ pub fn schedule() {
             preempt_count()
         ));
         crate::kernel::panic::dump_stack();
-    }
-    loop {
-        crate::sync::preempt_disable();
-        __schedule(false);
-        crate::sync::preempt_enable_no_resched();
-        if !need_resched() {
-            break;
-        }
     }
 }
 
