@@ -149,17 +149,29 @@ static void test_shared_anon(void)
 	CHECK_EQ("shared_anon.munmap", munmap(p, 2 * PG), 0);
 }
 
+/* A new two-page file in /tmp named after `what`, filled with `fill`;
+ * its name goes to `path` (64 bytes). */
+static int open_filled(const char *what, char *path, char fill)
+{
+	static char data[2 * PG];
+	char name[64];
+	int fd;
+
+	snprintf(path, 64, "/tmp/tine_%s_%d", what, (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	snprintf(name, sizeof name, "%s.open", what);
+	REQUIRE(name, fd >= 0);
+	memset(data, fill, sizeof data);
+	snprintf(name, sizeof name, "%s.write", what);
+	REQUIRE(name, write(fd, data, sizeof data) == (ssize_t)sizeof data);
+	return fd;
+}
+
 static void test_shared_file(void)
 {
 	char path[64], buf[16];
-	static char data[2 * PG];
 	int status = -1;
-
-	snprintf(path, sizeof path, "/tmp/tine_mman_%d", (int)getpid());
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	REQUIRE("shared_file.open", fd >= 0);
-	memset(data, 'a', sizeof data);
-	REQUIRE("shared_file.write", write(fd, data, sizeof data) == (ssize_t)sizeof data);
+	int fd = open_filled("shared_file", path, 'a');
 	char *p = mmap(0, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	REQUIRE("shared_file.mmap", p != MAP_FAILED);
 	CHECK_EQ("shared_file.sees_file", p[PG + 5], 'a');
@@ -209,14 +221,8 @@ static void test_shared_file(void)
 static void test_private_file(void)
 {
 	char path[64], buf[8];
-	static char data[2 * PG];
 	int status = -1;
-
-	snprintf(path, sizeof path, "/tmp/tine_priv_%d", (int)getpid());
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	REQUIRE("private_file.open", fd >= 0);
-	memset(data, 'f', sizeof data);
-	REQUIRE("private_file.write", write(fd, data, sizeof data) == (ssize_t)sizeof data);
+	int fd = open_filled("private_file", path, 'f');
 	char *p = mmap(0, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	REQUIRE("private_file.mmap", p != MAP_FAILED);
 	CHECK("private_file.sees_file", p[0] == 'f' && p[PG + 7] == 'f');

@@ -163,57 +163,50 @@ impl super::mmap::MmStruct {
     }
 }
 
-/// `do_anonymous_page`: a zeroed page, writable if the VMA is.
-fn do_anonymous_page(pt: &mut PageTable, vma: &Vma, va: u64) -> KResult<()> {
-    let pa = page_alloc::get_zeroed_page().ok_or(ENOMEM)?;
-    if pt.set_pte(va, mk_pte(pa, vma.flags, true)).is_err() {
+/// `finish_fault`: point the PTE at `pa`, whose reference it takes over
+/// (dropped if the page table cannot be extended).
+fn finish_fault(pt: &mut PageTable, vma: &Vma, va: u64, pa: u64, writable: bool) -> KResult<()> {
+    if pt.set_pte(va, mk_pte(pa, vma.flags, writable)).is_err() {
         put_page(pa);
         return Err(ENOMEM);
     }
     Ok(())
 }
 
+/// The VMA's file page at `va`, with a reference for the caller.
+fn file_page(vma: &Vma, va: u64) -> KResult<u64> {
+    let file = vma.file.as_ref().ok_or(EFAULT)?;
+    file.find_or_create_page(vma.pgoff + (va - vma.start) / PAGE_SIZE)
+}
+
+/// `do_anonymous_page`: a zeroed page, writable if the VMA is.
+fn do_anonymous_page(pt: &mut PageTable, vma: &Vma, va: u64) -> KResult<()> {
+    let pa = page_alloc::get_zeroed_page().ok_or(ENOMEM)?;
+    finish_fault(pt, vma, va, pa, true)
+}
+
 /// `do_shared_fault`: map the file's page at this offset.
 fn do_shared_fault(pt: &mut PageTable, vma: &Vma, va: u64) -> KResult<()> {
-    let file = vma.file.as_ref().ok_or(EFAULT)?;
-    let index = vma.pgoff + (va - vma.start) / PAGE_SIZE;
-    let pa = file.find_or_create_page(index)?; // a reference for our PTE
-    if pt.set_pte(va, mk_pte(pa, vma.flags, true)).is_err() {
-        put_page(pa);
-        return Err(ENOMEM);
-    }
-    Ok(())
+    finish_fault(pt, vma, va, file_page(vma, va)?, true)
 }
 
 /// `do_read_fault`: a read of a private file mapping maps the file's own
 /// page read-only; a later write copies it (do_wp_page: the file holds a
 /// reference too).
 fn do_read_fault(pt: &mut PageTable, vma: &Vma, va: u64) -> KResult<()> {
-    let file = vma.file.as_ref().ok_or(EFAULT)?;
-    let pa = file.find_or_create_page(vma.pgoff + (va - vma.start) / PAGE_SIZE)?;
-    if pt.set_pte(va, mk_pte(pa, vma.flags, false)).is_err() {
-        put_page(pa);
-        return Err(ENOMEM);
-    }
-    Ok(())
+    finish_fault(pt, vma, va, file_page(vma, va)?, false)
 }
 
 /// `do_cow_fault`: a first write to a private file mapping gets its own
 /// copy of the file's page at once.
 fn do_cow_fault(pt: &mut PageTable, vma: &Vma, va: u64) -> KResult<()> {
-    let file = vma.file.as_ref().ok_or(EFAULT)?;
-    let src = file.find_or_create_page(vma.pgoff + (va - vma.start) / PAGE_SIZE)?;
-    let Some(new) = page_alloc::alloc_pages(0) else {
-        put_page(src);
-        return Err(ENOMEM);
-    };
-    super::copy_page(new, src);
-    put_page(src);
-    if pt.set_pte(va, mk_pte(new, vma.flags, true)).is_err() {
-        put_page(new);
-        return Err(ENOMEM);
+    let src = file_page(vma, va)?;
+    let new = page_alloc::alloc_pages(0);
+    if let Some(new) = new {
+        super::copy_page(new, src);
     }
-    Ok(())
+    put_page(src);
+    finish_fault(pt, vma, va, new.ok_or(ENOMEM)?, true)
 }
 
 /// `do_wp_page`: a write to a present, read-only PTE in a writable VMA.
