@@ -5,7 +5,8 @@
  * the CLEARTID futex wake, a shared counter under a mutex, exit_group from
  * a thread, a leader that leaves first (the process lives on), signals to
  * a process reaching the thread that does not block them, a fatal signal
- * killing every thread, exec from a threaded process, clone's EINVAL
+ * killing every thread, exec from a threaded process (from the leader,
+ * and from another thread, which takes over the leader's pid), clone's EINVAL
  * combinations, __WCLONE, waitid's WNOWAIT, setpgid/setsid/getsid,
  * kill(-pgrp) and PR_SET_CHILD_SUBREAPER.
  */
@@ -16,6 +17,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -186,6 +189,29 @@ static void *exit_7_later(void *arg)
 	return 0;
 }
 
+/* Re-exec this program as `--ids <pid> <ppid>`: it exits 0 if its ids
+ * are those (see ids_after_exec). */
+static void *exec_from_thread(void *arg)
+{
+	char pid[16], ppid[16];
+	const char *self = (const char *)getauxval(AT_EXECFN);
+	char *av[] = { (char *)self, "--ids", pid, ppid, 0 };
+
+	(void)arg;
+	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	snprintf(ppid, sizeof ppid, "%d", (int)getppid());
+	execve(self, av, environ);
+	_exit(99);
+}
+
+/* After exec from a thread: pid, tid and parent are the old leader's,
+ * and tgkill finds this thread by that pid. */
+static int ids_after_exec(pid_t want, pid_t want_ppid)
+{
+	return getpid() == want && gettid_() == want && getppid() == want_ppid &&
+	       syscall(SYS_tgkill, want, want, 0) == 0 ? 0 : 1;
+}
+
 static void group_exit(void)
 {
 	pthread_t t;
@@ -238,6 +264,18 @@ static void group_exit(void)
 	}
 	st = wait_status(c);
 	CHECK("exec.kills_other_threads", WIFEXITED(st) && WEXITSTATUS(st) == 7);
+
+	/* exec from a thread that is not the leader: it takes over the
+	 * leader's pid (de_thread), so the new program's tid is the pid the
+	 * parent forked, and the parent reaps it under that pid. */
+	c = fork();
+	if (c == 0) {
+		pthread_create(&t, 0, exec_from_thread, 0);
+		for (;;)
+			pause();
+	}
+	st = wait_status(c);
+	CHECK("exec.from_thread_takes_leader_pid", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static volatile pid_t usr1_tid;
@@ -469,6 +507,8 @@ static void subreaper(void)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--ids") == 0)
+		return ids_after_exec(atoi(argv[2]), atoi(argv[3]));
 	if (argc > 1)
 		hello_path = argv[1];
 	basics();

@@ -73,21 +73,18 @@ pub fn do_execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<
         let ev: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
         let loaded = load_elf_binary(&image, &inode, path.as_bytes(), &av, &ev)?;
         drop(image);
+        let old_pid = current().pid(); // before de_thread may change it
         de_thread()?;
-        setup_new_exec(&path, loaded);
+        setup_new_exec(&path, loaded, old_pid);
         return Ok(());
     }
     Err(ELOOP)
 }
 
 /// `de_thread`: the new program runs alone. Every other thread of the
-/// process is killed and released first (a zombie leader is left for the
-/// parent, see below). Fails only if the group is already exiting or we
-/// are killed while waiting, as Linux.
-///
-/// Left out: Linux's exec from a non-leader thread takes over the leader's
-/// pid; here that thread keeps its own tid and the leader stays a zombie
-/// until it exits, so the process's pid no longer names a live thread.
+/// process is killed and released first; a leader that is not us is left
+/// a zombie, whose place we then take (below). Fails only if the group is
+/// already exiting or we are killed while waiting, as Linux.
 fn de_thread() -> KResult<()> {
     use crate::kernel::sched::wait::wait_event;
     let cur = current();
@@ -110,13 +107,36 @@ fn de_thread() -> KResult<()> {
     if !others_gone() {
         return Err(crate::kernel::errno::EINTR);
     }
+    if !cur.thread_group_leader() {
+        take_leader_place(&cur);
+    }
     Ok(())
 }
 
+/// de_thread's second half, for a thread that is not the leader: it takes
+/// the (zombie) leader's pid (exchange_tids), becomes the leader, takes
+/// its place in the parent's children list with its exit signal, and the
+/// old leader, now holding our old tid, is released. The process keeps
+/// its pid: the parent waits for it, kill() and tgkill() find this thread.
+fn take_leader_place(cur: &Arc<crate::kernel::task::TaskStruct>) {
+    use crate::kernel::task::{EXIT_DEAD, EXIT_ZOMBIE};
+    let Some(leader) = cur.group_leader() else { return };
+    crate::kernel::pid::exchange_tids(cur, &leader);
+    *cur.group_leader.lock_irqsave() = Arc::downgrade(cur);
+    *leader.group_leader.lock_irqsave() = Arc::downgrade(cur);
+    if let Some(parent) = cur.real_parent.lock_irqsave().upgrade() {
+        if let Some(slot) = parent.children.lock_irqsave().iter_mut().find(|c| Arc::ptr_eq(c, &leader)) {
+            *slot = cur.clone();
+        }
+    }
+    if leader.exit_state.compare_exchange(EXIT_ZOMBIE, EXIT_DEAD, AcqRel, Relaxed).is_ok() {
+        crate::kernel::exit::release_task(&leader);
+    }
+}
+
 /// The point of no return.
-fn setup_new_exec(path: &str, loaded: super::binfmt_elf::LoadedElf) {
+fn setup_new_exec(path: &str, loaded: super::binfmt_elf::LoadedElf, old_pid: i32) {
     let cur = current();
-    let old_pid = cur.pid;
     if let Some(old_mm) = cur.mm.lock_irqsave().clone() {
         crate::kernel::exit::mm_release(&cur, &old_mm);
     }
@@ -140,5 +160,5 @@ fn setup_new_exec(path: &str, loaded: super::binfmt_elf::LoadedElf) {
     let base = path.rsplit('/').next().unwrap_or(path);
     cur.set_comm(base);
     crate::arch::process::start_thread(loaded.entry, loaded.sp);
-    crate::kernel::trace::trace_sched_process_exec(path, cur.pid, old_pid);
+    crate::kernel::trace::trace_sched_process_exec(path, cur.pid(), old_pid);
 }

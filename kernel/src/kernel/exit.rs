@@ -33,7 +33,7 @@ pub fn do_exit(code: i32) -> ! {
     if in_interrupt() {
         panic(format_args!("Aiee, killing interrupt handler!"));
     }
-    if tsk.pid == 0 {
+    if tsk.pid() == 0 {
         panic(format_args!("Attempted to kill the idle task!"));
     }
     if tsk.flags() & PF_EXITING != 0 {
@@ -49,7 +49,7 @@ pub fn do_exit(code: i32) -> ! {
     tsk.exit_code.store(code, Relaxed);
     exit_mm(&tsk);
     drop(tsk.files.lock_irqsave().take()); // exit_files
-    tp::trace_sched_process_exit(&tsk.comm(), tsk.pid, tsk.prio());
+    tp::trace_sched_process_exit(&tsk.comm(), tsk.pid(), tsk.prio());
     crate::kernel::kthread::kthread_exit_notify(&tsk, code);
     exit_notify(&tsk);
     drop(tsk);
@@ -247,13 +247,13 @@ pub fn sys_waitid(which: u32, upid: i32, infop: u64, options: u64, rusage: u64) 
 fn eligible_child(wo: &WaitOpts, c: &TaskStruct) -> bool {
     let pid_ok = match wo.ty {
         WaitType::All => true,
-        WaitType::Pid(p) => c.pid == p,
+        WaitType::Pid(p) => c.pid() == p,
         WaitType::Pgid(g) => c.signal.pgrp.load(Relaxed) == g,
     };
     if !pid_ok {
         return false;
     }
-    let clone_child = c.exit_signal != crate::kernel::signal::SIGCHLD;
+    let clone_child = c.exit_signal() != crate::kernel::signal::SIGCHLD;
     wo.flags & __WALL != 0 || clone_child == (wo.flags & __WCLONE != 0)
 }
 
@@ -399,7 +399,7 @@ fn wait_task_zombie(wo: &WaitOpts, c: &Arc<TaskStruct>) -> KResult<Option<i32>> 
     }
     crate::kernel::resource::account_reaped_child(&current(), c);
     release_task(c);
-    Ok(Some(c.pid))
+    Ok(Some(c.pid()))
 }
 
 /// `find_child_reaper` / `find_new_reaper`: orphans go to another live
@@ -469,7 +469,10 @@ fn exit_notify(tsk: &Arc<TaskStruct>) {
     let autoreap = if !tsk.thread_group_leader() {
         true // a thread: no exit signal, released at once
     } else if delay_group_leader(tsk) {
-        false // reported when the last thread is released
+        // Reported when the last thread is released. An exec in another
+        // thread (de_thread) waits for the leader to be a zombie.
+        tsk.signal.thread_exit_wait.wake_up_all();
+        false
     } else {
         match &parent {
             None => true,
@@ -498,11 +501,11 @@ pub fn release_task(p: &Arc<TaskStruct>) {
     }
     p.signal.threads.lock_irqsave().retain(|w| !core::ptr::eq(w.as_ptr(), Arc::as_ptr(p)));
     p.signal.thread_exit_wait.wake_up_all();
-    detach_pid(p.pid);
+    detach_pid(p.pid());
     NR_THREADS.fetch_sub(1, Relaxed);
     if p.state() == TASK_DEAD && !p.on_cpu.load(Acquire) && p.exit_state.load(Acquire) == EXIT_DEAD {
         // A zombie reaped after its last switch: nothing else will free it.
-        tp::trace_sched_process_free(&p.comm(), p.pid, p.prio());
+        tp::trace_sched_process_free(&p.comm(), p.pid(), p.prio());
     }
     // The leader was waiting for us, the last other thread.
     if !p.thread_group_leader() {
@@ -529,7 +532,7 @@ pub fn put_task_struct_dead(prev: Arc<TaskStruct>) {
     // Free it from a kworker, as Linux frees it after an RCU grace period
     // (delayed_put_task_struct); before the workers exist, free it here.
     if let Err(prev) = crate::kernel::workqueue::put_task_struct_deferred(prev) {
-        tp::trace_sched_process_free(&prev.comm(), prev.pid, prev.prio());
+        tp::trace_sched_process_free(&prev.comm(), prev.pid(), prev.prio());
         drop(prev);
     }
 }

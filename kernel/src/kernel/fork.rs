@@ -153,8 +153,8 @@ fn user_fork(flags: u64, regs: &crate::arch::ptregs::PtRegs, newsp: u64, parent_
 pub fn _do_fork(clone_flags: u64, start: ForkStart, pid: Option<i32>) -> Result<i32, i32> {
     let p = copy_process(clone_flags, start, pid)?;
     let cur = current();
-    tp::trace_sched_process_fork(&cur.comm(), cur.pid, &p.comm(), p.pid);
-    let nr = p.pid;
+    tp::trace_sched_process_fork(&cur.comm(), cur.pid(), &p.comm(), p.pid());
+    let nr = p.pid();
     let vfork = if clone_flags & CLONE_VFORK != 0 {
         let done = Arc::new(crate::kernel::sched::wait::Completion::new());
         *p.vfork_done.lock_irqsave() = Some(done.clone());
@@ -283,7 +283,7 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
                 // the child's address space now is the same to the child.
                 if let Some(mm) = p.mm.lock_irqsave().clone() {
                     let _ = mm.handle_mm_fault(child_tidptr, true, false, 0);
-                    let _ = mm.write_bytes(child_tidptr, &(p.pid as u32).to_le_bytes());
+                    let _ = mm.write_bytes(child_tidptr, &(p.pid() as u32).to_le_bytes());
                 }
             }
             crate::arch::process::copy_thread_user(&p, regs, newsp)
@@ -309,6 +309,6 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
     p.signal.threads.lock_irqsave().push(Arc::downgrade(&p));
     attach_pid(&p);
     crate::kernel::task::NR_THREADS.fetch_add(1, Relaxed);
-    tp::trace_task_newtask(p.pid, &p.comm(), clone_flags & !CSIGNAL, 0);
+    tp::trace_task_newtask(p.pid(), &p.comm(), clone_flags & !CSIGNAL, 0);
     Ok(p)
 }

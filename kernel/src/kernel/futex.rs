@@ -680,7 +680,7 @@ pub fn exit_robust_list(tsk: &Arc<TaskStruct>, mm: &Arc<MmStruct>) {
         Some((_, h)) => h,
         None => return,
     };
-    let _ = walk_robust_list(head, tsk.pid as u32, mm);
+    let _ = walk_robust_list(head, tsk.pid() as u32, mm);
 }
 
 fn walk_robust_list(head: u64, tid: u32, mm: &Arc<MmStruct>) -> KResult<()> {

@@ -63,7 +63,7 @@ pub fn current_pid_comm() -> (i32, BufWriter<16>) {
     match crate::arch::current::try_current() {
         Some(t) => {
             let _ = name.write_str(crate::kernel::task::comm_str(&t.comm()));
-            (t.pid, name)
+            (t.pid(), name)
         }
         None => {
             let _ = write!(name, "swapper/{}", smp_processor_id());

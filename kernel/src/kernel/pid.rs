@@ -41,7 +41,16 @@ pub fn free_pid(pid: i32) {
 
 /// `attach_pid`: make the task findable by its pid.
 pub fn attach_pid(task: &Arc<TaskStruct>) {
-    PIDS.lock_irqsave().tasks.insert(task.pid, task.clone());
+    PIDS.lock_irqsave().tasks.insert(task.pid(), task.clone());
+}
+
+/// `exchange_tids` (de_thread): `tsk` takes `leader`'s pid and the leader
+/// gets `tsk`'s, with the table following; both stay findable.
+pub fn exchange_tids(tsk: &Arc<TaskStruct>, leader: &Arc<TaskStruct>) {
+    let mut t = PIDS.lock_irqsave();
+    tsk.take_over_leader(leader);
+    t.tasks.insert(tsk.pid(), tsk.clone());
+    t.tasks.insert(leader.pid(), leader.clone());
 }
 
 /// `detach_pid` + `free_pid` (from release_task).

@@ -175,7 +175,7 @@ pub fn find_process(pid: i32) -> KResult<Arc<TaskStruct>> {
 /// `account_process_tick`: charge one tick to the mode it interrupted.
 /// The idle tasks' time is idle time, not theirs.
 pub fn account_process_tick(p: &TaskStruct, user_tick: bool) {
-    if p.pid == 0 {
+    if p.pid() == 0 {
         return;
     }
     let tick_ns = 1_000_000_000 / crate::kernel::time::hz() as u64;

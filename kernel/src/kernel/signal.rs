@@ -186,7 +186,7 @@ pub fn send_sig_info(info: KSigInfo, p: &Arc<TaskStruct>, ty: PidType) -> i32 {
         infos.lock_irqsave()[(sig - 1) as usize] = info;
         TRACE_SIGNAL_DELIVERED
     };
-    crate::kernel::trace::trace_signal_generate(sig, 0, info.code, &p.comm(), p.pid, ty == PidType::Tgid, res);
+    crate::kernel::trace::trace_signal_generate(sig, 0, info.code, &p.comm(), p.pid(), ty == PidType::Tgid, res);
     if res == TRACE_SIGNAL_DELIVERED {
         complete_signal(sig, p, ty);
     }
@@ -376,7 +376,7 @@ pub fn do_notify_parent(tsk: &TaskStruct, parent: &Arc<TaskStruct>) -> bool {
     let si_code = if code & 0x7f != 0 { CLD_KILLED } else { CLD_EXITED };
     let ka = action_of(parent, SIGCHLD);
     let mut autoreap = false;
-    let mut sig = tsk.exit_signal;
+    let mut sig = tsk.exit_signal();
     if ka.handler == SIG_IGN || ka.flags & SA_NOCLDWAIT != 0 {
         autoreap = true;
         if ka.handler == SIG_IGN {
@@ -444,7 +444,7 @@ pub fn sys_kill(pid: i32, sig: i32) -> KResult<u64> {
         // Everyone but init, kernel threads and ourselves.
         let mut found = false;
         for p in crate::kernel::pid::for_each_process() {
-            if p.pid > 1 && p.thread_group_leader() && !p.is_kthread() && p.tgid != me.tgid && p.exit_state.load(Acquire) == 0 {
+            if p.pid() > 1 && p.thread_group_leader() && !p.is_kthread() && p.tgid != me.tgid && p.exit_state.load(Acquire) == 0 {
                 found = true;
                 if sig != 0 {
                     send_signal(sig, &p, SI_USER);

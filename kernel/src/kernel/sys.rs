@@ -15,7 +15,7 @@ pub fn sys_getpid() -> KResult<u64> {
 
 /// `sys_gettid`.
 pub fn sys_gettid() -> KResult<u64> {
-    Ok(current().pid as u64)
+    Ok(current().pid() as u64)
 }
 
 /// `sys_getppid`: the real parent's tgid (0 for children of the idle task).
@@ -27,7 +27,7 @@ pub fn sys_getppid() -> KResult<u64> {
 pub fn sys_set_tid_address(tidptr: u64) -> KResult<u64> {
     let cur = current();
     cur.clear_child_tid.store(tidptr, Relaxed);
-    Ok(cur.pid as u64)
+    Ok(cur.pid() as u64)
 }
 
 /// What `uname` reports. Programs check the release, so it looks like
@@ -205,7 +205,7 @@ fn find_process(pid: i32) -> KResult<alloc::sync::Arc<crate::kernel::task::TaskS
         return Ok(cur.group_leader().unwrap_or(cur));
     }
     let p = crate::kernel::pid::find_task_by_vpid(pid).ok_or(ESRCH)?;
-    if p.is_kthread() && p.pid != 1 || p.exit_state.load(core::sync::atomic::Ordering::Acquire) != 0 {
+    if p.is_kthread() && p.pid() != 1 || p.exit_state.load(core::sync::atomic::Ordering::Acquire) != 0 {
         return Err(ESRCH);
     }
     Ok(p.group_leader().unwrap_or(p))
@@ -231,7 +231,7 @@ pub fn sys_setpgid(pid: i32, pgid: i32) -> KResult<u64> {
     let cur = current();
     let me = cur.group_leader().unwrap_or_else(|| cur.clone());
     let p = find_process(pid)?;
-    let pgid = if pgid == 0 { p.pid } else { pgid };
+    let pgid = if pgid == 0 { p.pid() } else { pgid };
     let session = me.signal.session.load(Relaxed);
     if p.tgid != me.tgid {
         // Must be our child.
@@ -247,10 +247,10 @@ pub fn sys_setpgid(pid: i32, pgid: i32) -> KResult<u64> {
         }
     }
     // A session leader's group is its session.
-    if p.signal.session.load(Relaxed) == p.pid {
+    if p.signal.session.load(Relaxed) == p.pid() {
         return Err(EPERM);
     }
-    if pgid != p.pid && !pgrp_in_session(pgid, session) {
+    if pgid != p.pid() && !pgrp_in_session(pgid, session) {
         return Err(EPERM);
     }
     p.signal.pgrp.store(pgid, Relaxed);
@@ -280,7 +280,7 @@ pub fn sys_setsid() -> KResult<u64> {
     use core::sync::atomic::Ordering::Relaxed;
     let cur = current();
     let me = cur.group_leader().unwrap_or_else(|| cur.clone());
-    let sid = me.pid;
+    let sid = me.pid();
     let taken = crate::kernel::pid::for_each_process().iter().any(|p| p.thread_group_leader() && p.signal.pgrp.load(Relaxed) == sid);
     if taken {
         return Err(crate::kernel::errno::EPERM);

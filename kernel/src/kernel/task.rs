@@ -168,10 +168,14 @@ pub struct TaskStruct {
     pub flags: AtomicU32,
     pub exit_state: AtomicU32,
     pub exit_code: AtomicI32,
-    /// Signal sent to the parent at exit (SIGCHLD for kernel_thread children).
-    pub exit_signal: i32,
+    /// Signal sent to the parent at exit (SIGCHLD for kernel_thread
+    /// children, -1 for threads). Changes only when a thread that execs
+    /// takes over as the group leader (de_thread).
+    exit_signal: AtomicI32,
 
-    pub pid: i32,
+    /// The thread id. Fixed for life, except that a thread calling execve
+    /// takes over its leader's (de_thread, as Linux's exchange_tids).
+    pid: AtomicI32,
     pub tgid: i32,
     /// Shared by the threads of a process (CLONE_THREAD).
     pub signal: Arc<crate::kernel::signal_struct::SignalStruct>,
@@ -304,8 +308,8 @@ impl TaskStruct {
             flags: AtomicU32::new(init.flags),
             exit_state: AtomicU32::new(0),
             exit_code: AtomicI32::new(0),
-            exit_signal: init.exit_signal,
-            pid: init.pid,
+            exit_signal: AtomicI32::new(init.exit_signal),
+            pid: AtomicI32::new(init.pid),
             tgid: init.tgid,
             signal: init.signal,
             comm: SpinLock::new("task_lock", init.comm),
@@ -368,7 +372,7 @@ impl TaskStruct {
     pub fn set_comm(&self, name: &str) {
         let new = comm_from_str(name);
         let old = core::mem::replace(&mut *self.comm.lock_irqsave(), new);
-        crate::kernel::sched::tp::trace_task_rename(self.pid, &old, &new, 0);
+        crate::kernel::sched::tp::trace_task_rename(self.pid(), &old, &new, 0);
     }
 
     pub fn state(&self) -> u32 {
@@ -393,8 +397,23 @@ impl TaskStruct {
         }
     }
     /// `thread_group_leader`.
+    pub fn pid(&self) -> i32 {
+        self.pid.load(Relaxed)
+    }
+    pub fn exit_signal(&self) -> i32 {
+        self.exit_signal.load(Relaxed)
+    }
+    /// de_thread's takeover: this thread gets the leader's pid and its
+    /// place as the one the parent waits for (exit_signal).
+    pub fn take_over_leader(&self, leader: &TaskStruct) {
+        let (mine, theirs) = (self.pid(), leader.pid());
+        self.pid.store(theirs, Relaxed);
+        leader.pid.store(mine, Relaxed);
+        self.exit_signal.store(leader.exit_signal(), Relaxed);
+        leader.exit_signal.store(-1, Relaxed);
+    }
     pub fn thread_group_leader(&self) -> bool {
-        self.pid == self.tgid
+        self.pid() == self.tgid
     }
     /// The thread group's leader (itself for a single-threaded process).
     pub fn group_leader(&self) -> Option<Arc<TaskStruct>> {

@@ -153,7 +153,7 @@ fn free_task_work() {
             break;
         }
         for p in batch {
-            crate::kernel::sched::tp::trace_sched_process_free(&p.comm(), p.pid, p.prio());
+            crate::kernel::sched::tp::trace_sched_process_free(&p.comm(), p.pid(), p.prio());
             DEFERRED_FREES.fetch_add(1, Relaxed);
             drop(p);
         }

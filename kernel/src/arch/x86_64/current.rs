@@ -42,5 +42,5 @@ pub fn current_pid() -> i32 {
     }
     // SAFETY: as in try_current: the task is alive while it is current; we
     // only read an immutable field.
-    unsafe { (*p).pid }
+    unsafe { (*p).pid() }
 }

@@ -67,9 +67,9 @@ fn boot_tasks() -> TestResult {
     let init = find_task_by_vpid(1).ok_or("no pid 1")?;
     let kthreadd = find_task_by_vpid(2).ok_or("no pid 2")?;
     ensure!(comm_str(&kthreadd.comm()) == "kthreadd", "pid 2 is {:?}", comm_str(&kthreadd.comm()));
-    ensure!(current().pid == 1, "ktests should run in kernel_init (pid 1), not pid {}", current().pid);
+    ensure!(current().pid() == 1, "ktests should run in kernel_init (pid 1), not pid {}", current().pid());
     ensure!(init.is_kthread() && kthreadd.is_kthread(), "PF_KTHREAD missing");
-    let parent_of = |t: &TaskStruct| t.real_parent.lock_irqsave().upgrade().map(|p| p.pid);
+    let parent_of = |t: &TaskStruct| t.real_parent.lock_irqsave().upgrade().map(|p| p.pid());
     ensure!(parent_of(&init) == Some(0) && parent_of(&kthreadd) == Some(0), "pid 1 and 2 must be children of init_task (ppid 0)");
     Ok(())
 }
@@ -90,11 +90,11 @@ fn kthread_stop_test() -> TestResult {
     )
     .map_err(|e| alloc::format!("kthread_run: {}", e))?;
     ensure!(comm_str(&t.comm()) == "ktest_stopme", "comm {:?}", comm_str(&t.comm()));
-    ensure!(t.pid > 2 && t.is_kthread(), "pid {} flags {:x}", t.pid, t.flags());
-    let ppid = t.real_parent.lock_irqsave().upgrade().map(|p| p.pid);
+    ensure!(t.pid() > 2 && t.is_kthread(), "pid {} flags {:x}", t.pid(), t.flags());
+    let ppid = t.real_parent.lock_irqsave().upgrade().map(|p| p.pid());
     ensure!(ppid == Some(2), "parent is {:?}, not kthreadd", ppid);
     ensure!(super::wait_for(2000, || loops.load(SeqCst) >= 3), "thread did not run");
-    let pid = t.pid;
+    let pid = t.pid();
     let ret = kthread_stop(&t);
     ensure!(ret == 42, "kthread_stop returned {}", ret);
     drop(t);

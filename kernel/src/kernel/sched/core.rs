@@ -266,7 +266,7 @@ fn __schedule(preempt: bool) {
     if !preempt && state != TASK_RUNNING {
         deactivate_task(&mut rq, &prev, DEQUEUE_SLEEP);
         prev.nvcsw.fetch_add(1, Relaxed);
-    } else if prev.pid != 0 {
+    } else if prev.pid() != 0 {
         prev.nivcsw.fetch_add(1, Relaxed);
     }
     if prev.on_rq.load(Relaxed) == TASK_ON_RQ_QUEUED {
@@ -292,11 +292,11 @@ fn __schedule(preempt: bool) {
     trace::trace_sched_switch(
         preempt,
         &prev.comm(),
-        prev.pid,
+        prev.pid(),
         prev.prio(),
         task_state_index(&prev, preempt),
         &next.comm(),
-        next.pid,
+        next.pid(),
         next.prio(),
     );
     context_switch(rq, prev, next);
@@ -393,7 +393,7 @@ fn schedule_debug() {
         crate::kernel::panic::bug_report(format_args!(
             "BUG: scheduling while atomic: {}/{}/0x{:08x}",
             comm_str(&p.comm()),
-            p.pid,
+            p.pid(),
             preempt_count()
         ));
         crate::kernel::panic::dump_stack();
@@ -521,7 +521,7 @@ fn set_task_cpu(p: &Arc<TaskStruct>, new_cpu: usize) {
     if old != new_cpu {
         fair::migrate_task_rq_fair(p, old, new_cpu);
         p.se.nr_migrations.fetch_add(1, Relaxed);
-        trace::trace_sched_migrate_task(&p.comm(), p.pid, p.prio(), old as u32, new_cpu as u32);
+        trace::trace_sched_migrate_task(&p.comm(), p.pid(), p.prio(), old as u32, new_cpu as u32);
     }
     p.cpu.store(new_cpu as u32, Release);
 }
@@ -554,7 +554,7 @@ pub fn try_to_wake_up(p: &Arc<TaskStruct>, state: u32, wake_flags: u32) -> bool 
         let mut rq = task_rq_lock(p);
         if p.on_rq.load(Acquire) != 0 {
             p.state.store(TASK_RUNNING, Release);
-            trace::trace_sched_wakeup(&p.comm(), p.pid, p.prio(), rq.cpu as u32);
+            trace::trace_sched_wakeup(&p.comm(), p.pid(), p.prio(), rq.cpu as u32);
             check_preempt_curr(&mut rq, p, wake_flags);
             return true;
         }
@@ -570,7 +570,7 @@ pub fn try_to_wake_up(p: &Arc<TaskStruct>, state: u32, wake_flags: u32) -> bool 
     let mut rq = cpu_rq(cpu).lock();
     activate_task(&mut rq, p, ENQUEUE_WAKEUP);
     p.state.store(TASK_RUNNING, Release);
-    trace::trace_sched_wakeup(&p.comm(), p.pid, p.prio(), cpu as u32);
+    trace::trace_sched_wakeup(&p.comm(), p.pid(), p.prio(), cpu as u32);
     check_preempt_curr(&mut rq, p, wake_flags);
     true
 }
@@ -611,7 +611,7 @@ pub fn wake_up_new_task(p: &Arc<TaskStruct>) {
     p.cpu.store(cpu as u32, Release);
     let mut rq = cpu_rq(cpu).lock();
     activate_task(&mut rq, p, ENQUEUE_INITIAL);
-    trace::trace_sched_wakeup_new(&p.comm(), p.pid, p.prio(), cpu as u32);
+    trace::trace_sched_wakeup_new(&p.comm(), p.pid(), p.prio(), cpu as u32);
     check_preempt_curr(&mut rq, p, 0);
 }
 

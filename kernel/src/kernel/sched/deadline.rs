@@ -13,9 +13,9 @@ pub fn pick_next_task_dl(_rq: &mut Rq) -> Option<Arc<TaskStruct>> {
 }
 
 pub fn enqueue_task_dl(_rq: &mut Rq, p: &Arc<TaskStruct>) {
-    panic!("enqueue of pid {} in SCHED_DEADLINE, which no task can join", p.pid);
+    panic!("enqueue of pid {} in SCHED_DEADLINE, which no task can join", p.pid());
 }
 
 pub fn dequeue_task_dl(_rq: &mut Rq, p: &Arc<TaskStruct>) {
-    panic!("dequeue of pid {} from SCHED_DEADLINE, which no task can join", p.pid);
+    panic!("dequeue of pid {} from SCHED_DEADLINE, which no task can join", p.pid());
 }

@@ -43,7 +43,7 @@ intrusive_adapter!(pub TimelineAdapter = Arc<TaskStruct>: TaskStruct { run_node 
 impl<'a> KeyAdapter<'a> for TimelineAdapter {
     type Key = (u64, i32);
     fn get_key(&self, t: &'a TaskStruct) -> (u64, i32) {
-        (t.se.vruntime.load(Relaxed), t.pid)
+        (t.se.vruntime.load(Relaxed), t.pid())
     }
 }
 
@@ -102,9 +102,9 @@ fn insert(rq: &mut Rq, p: &Arc<TaskStruct>) {
 }
 
 fn remove(rq: &mut Rq, p: &Arc<TaskStruct>) {
-    let key = (p.se.vruntime.load(Relaxed), p.pid);
+    let key = (p.se.vruntime.load(Relaxed), p.pid());
     let removed = rq.cfs.tasks_timeline.find_mut(&key).remove();
-    debug_assert!(removed.is_some_and(|r| Arc::ptr_eq(&r, p)), "CFS timeline lost pid {}", p.pid);
+    debug_assert!(removed.is_some_and(|r| Arc::ptr_eq(&r, p)), "CFS timeline lost pid {}", p.pid());
 }
 
 fn sched_vslice(rq: &Rq, p: &TaskStruct) -> u64 {
