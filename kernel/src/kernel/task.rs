@@ -210,7 +210,7 @@ pub struct TaskStruct {
     pub children: SpinLock<alloc::collections::VecDeque<Arc<TaskStruct>>>,
     pub group_leader: SpinLock<Weak<TaskStruct>>,
 
-    pub start_time: u64,
+    pub start_time: AtomicU64,
     /// Time accounting in ns (Linux keeps cputime in ns too).
     pub utime: AtomicU64,
     pub stime: AtomicU64,
@@ -339,7 +339,7 @@ impl TaskStruct {
             parent: SpinLock::new("tasklist", Weak::new()),
             children: SpinLock::new("tasklist", alloc::collections::VecDeque::new()),
             group_leader: SpinLock::new("tasklist", Weak::new()),
-            start_time: crate::kernel::time::ktime_get_ns(),
+            start_time: AtomicU64::new(crate::kernel::time::ktime_get_ns()),
             utime: AtomicU64::new(0),
             stime: AtomicU64::new(0),
             nvcsw: AtomicU64::new(0),
@@ -403,13 +403,14 @@ impl TaskStruct {
     pub fn exit_signal(&self) -> i32 {
         self.exit_signal.load(Relaxed)
     }
-    /// de_thread's takeover: this thread gets the leader's pid and its
-    /// place as the one the parent waits for (exit_signal).
+    /// de_thread's takeover: this thread gets the leader's pid, its start
+    /// time and its place as the one the parent waits for (exit_signal).
     pub fn take_over_leader(&self, leader: &TaskStruct) {
         let (mine, theirs) = (self.pid(), leader.pid());
         self.pid.store(theirs, Relaxed);
         leader.pid.store(mine, Relaxed);
         self.exit_signal.store(leader.exit_signal(), Relaxed);
+        self.start_time.store(leader.start_time.load(Relaxed), Relaxed);
         leader.exit_signal.store(-1, Relaxed);
     }
     pub fn thread_group_leader(&self) -> bool {
