@@ -121,14 +121,22 @@ fn de_thread() -> KResult<()> {
 fn take_leader_place(cur: &Arc<crate::kernel::task::TaskStruct>) {
     use crate::kernel::task::{EXIT_DEAD, EXIT_ZOMBIE};
     let Some(leader) = cur.group_leader() else { return };
-    crate::kernel::pid::exchange_tids(cur, &leader);
+    // Under the parent's children lock (Linux: tasklist_lock), so a
+    // concurrent wait sees the zombie leader under its pid or us in its
+    // place, never the leader already renamed but still in the list.
+    let parent = cur.real_parent.lock_irqsave().upgrade();
+    match parent {
+        Some(parent) => {
+            let mut children = parent.children.lock_irqsave();
+            crate::kernel::pid::exchange_tids(cur, &leader);
+            if let Some(slot) = children.iter_mut().find(|c| Arc::ptr_eq(c, &leader)) {
+                *slot = cur.clone();
+            }
+        }
+        None => crate::kernel::pid::exchange_tids(cur, &leader),
+    }
     *cur.group_leader.lock_irqsave() = Arc::downgrade(cur);
     *leader.group_leader.lock_irqsave() = Arc::downgrade(cur);
-    if let Some(parent) = cur.real_parent.lock_irqsave().upgrade() {
-        if let Some(slot) = parent.children.lock_irqsave().iter_mut().find(|c| Arc::ptr_eq(c, &leader)) {
-            *slot = cur.clone();
-        }
-    }
     if leader.exit_state.compare_exchange(EXIT_ZOMBIE, EXIT_DEAD, AcqRel, Relaxed).is_ok() {
         crate::kernel::exit::release_task(&leader);
     }
