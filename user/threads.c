@@ -333,6 +333,18 @@ static int clone_child(void *arg)
 	return 9;
 }
 
+static pid_t settid_slot;
+static volatile pid_t settid_seen = -1;
+
+/* A CLONE_VM|CLONE_VFORK child: what CLONE_PARENT_SETTID put in its slot
+ * by the time it runs (the parent is blocked until it exits). */
+static int settid_child(void *arg)
+{
+	(void)arg;
+	settid_seen = *(volatile pid_t *)&settid_slot;
+	return 0;
+}
+
 static void clone_and_wait(void)
 {
 	static char stack[16384];
@@ -349,6 +361,12 @@ static void clone_and_wait(void)
 	CHECK("wait.clone_child_needs___WCLONE", waitpid(c, &st, WNOHANG) == -1 && errno == ECHILD);
 	CHECK_EQ("wait.__WCLONE", (long)waitpid(c, &st, __WCLONE), (long)c);
 	CHECK("wait.__WCLONE_status", WIFEXITED(st) && WEXITSTATUS(st) == 9);
+
+	/* CLONE_PARENT_SETTID is written before the child runs (musl's
+	 * threads read their tid from there): a vfork child sees it. */
+	c = clone(settid_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, 0, &settid_slot);
+	CHECK("clone.parent_settid_before_child_runs",
+	      c > 0 && waitpid(c, &st, 0) == c && settid_seen == c && settid_slot == c);
 
 	/* clone3 as fork: struct clone_args {flags, pidfd, child_tid,
 	 * parent_tid, exit_signal, stack, stack_size, tls}. */
@@ -491,16 +509,25 @@ static void subreaper(void)
 			}
 			_exit(0);
 		}
-		waitpid(c, 0, 0);
-		int st;
+		pid_t rc = waitpid(c, 0, 0);
+		int st = 0;
 		pid_t r = wait(&st);
-		_exit(is == 1 && r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 6 ? 0 : 1);
+		/* The exit status says what went wrong, for the check below. */
+		if (is != 1)
+			_exit(1);
+		if (rc != c)
+			_exit(2);
+		if (r <= 0)
+			_exit(errno == ECHILD ? 3 : 4);
+		if (r == c)
+			_exit(5);
+		_exit(WIFEXITED(st) ? (WEXITSTATUS(st) == 6 ? 0 : 10 + WEXITSTATUS(st)) : 100 + (st & 0x7f));
 	}
 	pid_t pp = 0;
 	read(p[0], &pp, sizeof pp);
 	CHECK_EQ("subreaper.adopts_orphan", (long)pp, (long)m);
 	int st = wait_status(m);
-	CHECK("subreaper.reaps_it", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_EQ("subreaper.reaps_it", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
 	close(p[0]);
 	close(p[1]);
 }

@@ -55,7 +55,7 @@ pub const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
 /// registers (fork/clone from user space).
 pub enum ForkStart<'a> {
     Kernel(ThreadFn),
-    User { regs: &'a crate::arch::ptregs::PtRegs, newsp: u64, tls: u64, child_tidptr: u64 },
+    User { regs: &'a crate::arch::ptregs::PtRegs, newsp: u64, tls: u64, parent_tidptr: u64, child_tidptr: u64 },
 }
 
 /// `sys_fork`.
@@ -139,11 +139,8 @@ pub fn sys_clone3(regs: &crate::arch::ptregs::PtRegs, uargs: u64, size: u64) -> 
 
 fn user_fork(flags: u64, regs: &crate::arch::ptregs::PtRegs, newsp: u64, parent_tidptr: u64, child_tidptr: u64, tls: u64) -> crate::kernel::errno::KResult<u64> {
     check_clone_flags(flags, &current())?;
-    let start = ForkStart::User { regs, newsp, tls, child_tidptr };
+    let start = ForkStart::User { regs, newsp, tls, parent_tidptr, child_tidptr };
     let pid = _do_fork(flags, start, None).map_err(|e| crate::kernel::errno::Errno(-e))?;
-    if flags & CLONE_PARENT_SETTID != 0 {
-        crate::arch::uaccess::put_user_u32(parent_tidptr, pid as u32)?;
-    }
     Ok(pid as u64)
 }
 
@@ -151,10 +148,21 @@ fn user_fork(flags: u64, regs: &crate::arch::ptregs::PtRegs, newsp: u64, parent_
 /// kernel thread's function where a user fork passes its new stack).
 #[inline(never)] // on the path the notes trace: keep the symbol
 pub fn _do_fork(clone_flags: u64, start: ForkStart, pid: Option<i32>) -> Result<i32, i32> {
+    let parent_tidptr = match &start {
+        ForkStart::User { parent_tidptr, .. } => Some(*parent_tidptr),
+        ForkStart::Kernel(_) => None,
+    };
     let p = copy_process(clone_flags, start, pid)?;
     let cur = current();
     tp::trace_sched_process_fork(&cur.comm(), cur.pid(), &p.comm(), p.pid());
     let nr = p.pid();
+    // Before the child can run, as Linux: a thread library reads its tid
+    // from there (musl's pthread_self()->tid, taken as its lock owner id),
+    // so a late write let a new thread see tid 0. A failed write is
+    // ignored, as Linux does.
+    if let Some(ptid) = parent_tidptr.filter(|_| clone_flags & CLONE_PARENT_SETTID != 0) {
+        let _ = crate::arch::uaccess::put_user_u32(ptid, nr as u32);
+    }
     let vfork = if clone_flags & CLONE_VFORK != 0 {
         let done = Arc::new(crate::kernel::sched::wait::Completion::new());
         *p.vfork_done.lock_irqsave() = Some(done.clone());
@@ -273,7 +281,7 @@ fn copy_process(clone_flags: u64, start: ForkStart, want_pid: Option<i32>) -> Re
     sched_fork(&p);
     let sp = match start {
         ForkStart::Kernel(f) => copy_thread(p.pt_regs_addr(), f),
-        ForkStart::User { regs, newsp, tls, child_tidptr } => {
+        ForkStart::User { regs, newsp, tls, child_tidptr, .. } => {
             p.thread.fsbase.store(if clone_flags & CLONE_SETTLS != 0 { tls } else { cur.thread.fsbase.load(Relaxed) }, Relaxed);
             if clone_flags & CLONE_CHILD_CLEARTID != 0 {
                 p.clear_child_tid.store(child_tidptr, Relaxed);
