@@ -69,7 +69,7 @@ use crate::kernel::sched::{schedule, try_to_wake_up};
 use crate::kernel::signal::signal_pending;
 use crate::kernel::task::{current, TaskStruct, TASK_INTERRUPTIBLE, TASK_NORMAL, TASK_RUNNING};
 use crate::kernel::time::{hz, ktime_get_ns};
-use crate::mm::mmap::{MmStruct, VM_ACCESS};
+use crate::mm::mmap::{MmStruct, VM_ACCESS, VM_SHARED};
 use crate::mm::PAGE_SIZE;
 use crate::sync::SpinLock;
 use alloc::collections::BTreeMap;
@@ -199,7 +199,10 @@ fn get_futex_key(mm: &Arc<MmStruct>, uaddr: u64, fshared: bool) -> KResult<Futex
     if vma.flags & VM_ACCESS == 0 {
         return Err(EFAULT);
     }
-    match vma.file {
+    // A shared mapping's word is the file's (every process mapping it
+    // agrees on the key); a private mapping's, even of a file, is this
+    // mm's, as Linux once the page is the mapping's own copy.
+    match vma.file.filter(|_| vma.flags & VM_SHARED != 0) {
         Some(inode) => Ok(FutexKey {
             word: vma.pgoff + (page - vma.start) / PAGE_SIZE,
             ptr: Arc::as_ptr(&inode) as usize,
