@@ -472,9 +472,11 @@ fn kthread_10000() -> TestResult {
     // kmalloc caches keep the pages they grew to (no shrinker yet), so a
     // leak is a live object or a page neither free nor in a cache.
     // Objects allocated before the baseline (a pending timer, a queued
-    // work item) may be freed meanwhile; a leak is more objects, not fewer.
+    // work item, another test's task whose stack a kworker frees late: 4
+    // pages, seen once) may be freed meanwhile; a leak is more objects and
+    // fewer free pages, not the other way round.
     ensure!(objs1 <= objs0, "kmalloc objects {} before, {} after", objs0, objs1);
-    ensure!(free1 + slab1 == free0 + slab0, "free+slab pages {} before, {} after", free0 + slab0, free1 + slab1);
+    ensure!(free1 + slab1 >= free0 + slab0, "free+slab pages {} before, {} after", free0 + slab0, free1 + slab1);
     Ok(())
 }
 
