@@ -7,6 +7,7 @@ mod bench;
 mod build;
 mod cpio;
 mod kallsyms;
+mod monitor;
 mod oracle;
 mod qemu;
 mod scenario;

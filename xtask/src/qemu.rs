@@ -303,7 +303,7 @@ pub fn run_with_input(
     };
     let start = Instant::now();
     // A monitor socket, to read the vCPUs' registers if the guest hangs.
-    let monitor = monitor_socket_path();
+    let monitor = crate::monitor::socket_path();
     let vm = &Vm { monitor: Some(monitor.clone()), ..vm.clone() };
     let mut child = vm
         .command()
@@ -361,7 +361,7 @@ pub fn run_with_input(
     });
 
     let mut vcpus = None;
-    let status = wait_deadline(&mut child, start + timeout, || vcpus = Some(dump_vcpus(&monitor, &vm.kernel)))?;
+    let status = wait_deadline(&mut child, start + timeout, || vcpus = Some(crate::monitor::dump_vcpus(&monitor, &vm.kernel)))?;
     let _ = std::fs::remove_file(&monitor);
     let (lines, bytes, sent) = reader
         .join()
@@ -401,125 +401,6 @@ fn wait_deadline(child: &mut Child, deadline: Instant, at_timeout: impl FnOnce()
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// A fresh path for a monitor socket (removed after the run).
-fn monitor_socket_path() -> PathBuf {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir().join(format!("tine-monitor-{}-{n}.sock", std::process::id()))
-}
-
-/// The registers of every vCPU of a hung guest, from QEMU's monitor, with
-/// each kernel RIP named from the kernel's symbols and the frame-pointer
-/// chain walked through the monitor's memory reads: where each CPU is
-/// stuck, and how it got there.
-fn dump_vcpus(socket: &Path, kernel: &Path) -> String {
-    use std::os::unix::net::UnixStream;
-    let Ok(mut s) = UnixStream::connect(socket) else {
-        return format!("(no monitor at {})\n", socket.display());
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-    hmp(&mut s, None); // the banner and first prompt
-    let text = hmp(&mut s, Some("info registers -a"));
-    let symbols = kernel_symbols(kernel);
-    let name = |a: u64| symbolize(&symbols, a);
-    let mut dump = String::new();
-    let mut cpu = 0;
-    for line in text.lines() {
-        let keep = ["CPU#", "RAX=", "RSI=", "R8 =", "R12=", "RIP=", "CR0="].iter().any(|p| line.starts_with(p));
-        if !keep {
-            continue;
-        }
-        dump.push_str(line);
-        dump.push('\n');
-        if let Some(n) = line.strip_prefix("CPU#").and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()) {
-            cpu = n;
-        }
-        let reg = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).and_then(|v| u64::from_str_radix(v, 16).ok());
-        if let Some(rip) = reg("RIP=") {
-            if let Some(f) = name(rip) {
-                dump.push_str(&format!("    RIP is {f}\n"));
-            }
-        }
-        // The RBP line came earlier: walk from it once RIP is known.
-        if line.starts_with("RIP=") {
-            if let Some(rbp) = text_reg(&text, cpu, "RBP=") {
-                hmp(&mut s, Some(&format!("cpu {cpu}")));
-                let mut rbp = rbp;
-                for _ in 0..16 {
-                    if rbp < 0xffff_8000_0000_0000 || rbp % 8 != 0 {
-                        break;
-                    }
-                    let out = hmp(&mut s, Some(&format!("x /2gx {rbp:#x}")));
-                    let words: Vec<u64> = out
-                        .split_whitespace()
-                        .filter_map(|w| w.strip_prefix("0x").and_then(|v| u64::from_str_radix(v, 16).ok()))
-                        .collect();
-                    let [next, ret] = words[..] else { break };
-                    match name(ret) {
-                        Some(f) => dump.push_str(&format!("    called from {f}\n")),
-                        None => break,
-                    }
-                    if next <= rbp {
-                        break;
-                    }
-                    rbp = next;
-                }
-            }
-        }
-    }
-    dump
-}
-
-/// Register `name` (e.g. "RBP=") of CPU `cpu` in `info registers -a` output.
-fn text_reg(text: &str, cpu: u32, name: &str) -> Option<u64> {
-    let section = text.split("CPU#").find(|sec| sec.split_whitespace().next() == Some(&cpu.to_string()))?;
-    section.split_whitespace().find_map(|w| w.strip_prefix(name)).and_then(|v| u64::from_str_radix(v, 16).ok())
-}
-
-/// Send one monitor command (or none) and read its answer up to the next
-/// `(qemu) ` prompt, or until the monitor stays quiet.
-fn hmp(s: &mut std::os::unix::net::UnixStream, cmd: Option<&str>) -> String {
-    if let Some(cmd) = cmd {
-        let _ = s.write_all(format!("{cmd}\n").as_bytes());
-    }
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                if out.ends_with(b"(qemu) ") {
-                    break;
-                }
-            }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                if !out.is_empty() {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    // The monitor echoes the command with terminal escapes; keep the answer.
-    let text = String::from_utf8_lossy(&out).replace('\r', "");
-    text.lines().filter(|l| !l.contains('\x1b') && !l.starts_with("(qemu)") && !l.starts_with("QEMU")).collect::<Vec<_>>().join("\n")
-}
-
-fn kernel_symbols(kernel: &Path) -> Vec<klib::kallsyms::Symbol> {
-    let Ok(data) = std::fs::read(kernel) else { return Vec::new() };
-    let Ok(elf) = object::File::parse(&*data) else { return Vec::new() };
-    crate::kallsyms::collect(&elf).unwrap_or_default()
-}
-
-/// `function+0xoff` for a kernel text address (symbols sorted by address).
-fn symbolize(symbols: &[klib::kallsyms::Symbol], addr: u64) -> Option<String> {
-    let i = symbols.partition_point(|s| s.addr <= addr).checked_sub(1)?;
-    let s = &symbols[i];
-    (s.size == 0 || addr < s.addr + s.size).then(|| format!("{}+{:#x}", s.name, addr - s.addr))
 }
 
 /// While alive, SIGINT (Ctrl-C, meant for the foreground child) is ignored by
